@@ -1,0 +1,49 @@
+"""`hermes doctor`: versions, the active DRAM backend and whether a C compiler is found."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import sys
+
+
+def _engine_line() -> str:
+    try:
+        from ramulator_bridge import engine
+
+        ffi, lib = engine()
+        return f"built-in C engine: {ffi.string(lib.hd_version()).decode()} (active)"
+    except ImportError as err:
+        return f"built-in C engine: NOT BUILT ({err})"
+
+
+def _version(module: str) -> str:
+    try:
+        mod = __import__(module)
+        return getattr(mod, "__version__", "installed")
+    except ImportError:
+        return "not installed"
+
+
+def run(args: argparse.Namespace) -> int:
+    from hermes_hw import __version__
+
+    lines = [
+        f"hermes-hw {__version__}",
+        f"python {platform.python_version()} ({sys.executable})",
+        f"platform {platform.platform()}",
+        _engine_line(),
+        f"C compiler: {shutil.which('cc') or shutil.which('gcc') or 'not found'}",
+    ]
+    for module in ("numpy", "cffi", "yaml", "pydantic", "pulp", "matplotlib", "tqdm"):
+        lines.append(f"{module} {_version(module)}")
+    for module in ("torch", "dask", "google.protobuf"):
+        lines.append(f"optional {module}: {_version(module)}")
+    print("\n".join(lines))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("doctor", help="show versions, DRAM backend and compiler")
+    parser.set_defaults(func=run)

@@ -1,0 +1,1 @@
+"""DRAM side: configs (Ramulator2-compatible YAML), backends, traces, checker, validation."""
