@@ -19,6 +19,9 @@ def _config_data_files() -> list[tuple[str, list[str]]]:
 
 
 setup(
-    cffi_modules=["ramulator_bridge/build_engine.py:ffibuilder"],
+    cffi_modules=[
+        "ramulator_bridge/build_engine.py:ffibuilder",
+        "ramulator_bridge/build_traceio.py:ffibuilder",
+    ],
     data_files=_config_data_files(),
 )

@@ -26,3 +26,16 @@ def engine() -> tuple[Any, Any]:
             "`pip install -e .` (needs a C compiler)"
         ) from err
     return ffi, lib
+
+
+@lru_cache(maxsize=1)
+def traceio_lib() -> tuple[Any, Any]:
+    """Return ``(ffi, lib)`` of the compiled trace parser (ramulator_bridge._traceio)."""
+    try:
+        from ramulator_bridge._traceio import ffi, lib
+    except ImportError as err:  # pragma: no cover - only on a broken install
+        raise EngineNotBuiltError(
+            "the C trace parser (ramulator_bridge._traceio) is not built: install with "
+            "`pip install -e .` (needs a C compiler)"
+        ) from err
+    return ffi, lib
