@@ -1,8 +1,8 @@
 """`hermes gem5`: convert between gem5 packet traces and Ramulator2 text traces; inspect one.
 
-    hermes gem5 convert --from-loadstore T.trace --out T.gem5.gz --tck-ns 0.625
-    hermes gem5 convert --to-loadstore T.gem5.gz --out T.trace
-    hermes gem5 info T.gem5.gz [--json] [--tck-ns 0.625]
+hermes gem5 convert --from-loadstore T.trace --out T.gem5.gz --tck-ns 0.625
+hermes gem5 convert --to-loadstore T.gem5.gz --out T.trace
+hermes gem5 info T.gem5.gz [--json] [--tck-ns 0.625]
 """
 
 from __future__ import annotations
@@ -134,8 +134,7 @@ def run_info(args: argparse.Namespace) -> int:
     ]
     if info["first_tick"] is not None:
         lines.append(
-            f"ticks        {info['first_tick']} .. {info['last_tick']} "
-            f"({info['span_ns']:.3f} ns)"
+            f"ticks        {info['first_tick']} .. {info['last_tick']} ({info['span_ns']:.3f} ns)"
         )
         if "first_cycle" in info:
             lines.append(
@@ -171,9 +170,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"(v19.0 or later; default {DEFAULT_GEM5_VERSION}, also right for later releases)",
         )
 
-    conv = sub.add_parser(
-        "convert", help="LD/ST text trace to gem5 packet trace, or back"
-    )
+    conv = sub.add_parser("convert", help="LD/ST text trace to gem5 packet trace, or back")
     src = conv.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-loadstore", type=Path, metavar="TRACE", help="text trace to read")
     src.add_argument("--to-loadstore", type=Path, metavar="GEM5_TRACE", help="gem5 trace to read")

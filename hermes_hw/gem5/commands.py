@@ -19,7 +19,7 @@ writes goes to the write queue, otherwise a packet that reads goes to the read q
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 from hermes_hw.errors import InputError
@@ -135,7 +135,7 @@ def _parse_version(version: str) -> tuple[int, int] | None:
     return major, minor
 
 
-@lru_cache(maxsize=None)
+@cache
 def command_table(gem5_version: str = DEFAULT_GEM5_VERSION) -> CommandTable:
     """The command numbering used by a gem5 release ('v21.2', '23.0', 'v24.0.0.1' ...).
 

@@ -112,9 +112,7 @@ class Gem5Trace:
         return InputError(message, source=str(self.path))
 
     def _messages(self) -> MessageStream:
-        return MessageStream(
-            self.path, lambda i: "PacketHeader" if i == 0 else f"packet {i - 1}"
-        )
+        return MessageStream(self.path, lambda i: "PacketHeader" if i == 0 else f"packet {i - 1}")
 
     def _read_header(self) -> Gem5Header:
         from google.protobuf.message import DecodeError
@@ -122,9 +120,7 @@ class Gem5Trace:
         header_cls, packet_cls = message_classes()
         first = next(iter(self._messages()), None)
         if first is None:
-            raise self._error(
-                "missing PacketHeader: the file ends right after the magic number"
-            )
+            raise self._error("missing PacketHeader: the file ends right after the magic number")
         offset, payload = first
         msg = header_cls()
         try:
@@ -242,9 +238,7 @@ class Gem5Trace:
             if len(chunk):
                 yield chunk
         stats.read_requests = stats.requests - stats.write_requests
-        stats.commands = {
-            (self.commands.name(c) or str(c)): n for c, n in sorted(counts.items())
-        }
+        stats.commands = {(self.commands.name(c) or str(c)): n for c, n in sorted(counts.items())}
         self.stats = stats
 
     def _check_values(

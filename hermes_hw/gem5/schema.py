@@ -18,8 +18,8 @@ from hermes_hw.errors import InputError
 
 PACKAGE = "ProtoMessage"
 
-#: Outer messages before their nested ones: (message name, [(field name, number, label, type, default or None, nested type or None)]).
-#: label/type use the descriptor's names (LABEL_REQUIRED, TYPE_UINT64 ...).
+#: Messages (outer before nested): (name, ((field, number, label, type, default, nested
+#: message type or None), ...)); label and type use the descriptor's enum names.
 SCHEMA: tuple[tuple[str, tuple[tuple[str, int, str, str, str | None, str | None], ...]], ...] = (
     (
         "PacketHeader",

@@ -45,7 +45,8 @@ def open_stream(path: Path) -> tuple[BinaryIO, bool]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
     except OSError as err:
-        raise InputError(f"cannot open gem5 trace: {err.strerror or err}", source=str(path)) from err
+        why = err.strerror or str(err)
+        raise InputError(f"cannot open gem5 trace: {why}", source=str(path)) from err
     head = raw.read(2)
     raw.seek(0)
     if head == GZIP_SIGNATURE:

@@ -55,7 +55,11 @@ class Gem5TraceWriter:
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         gz = self.path.suffix == ".gz" if compress is None else compress
         raw = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
-        self._fh: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if gz else raw  # type: ignore[assignment]
+        self._fh: BinaryIO = (
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)  # type: ignore[assignment]
+            if gz
+            else raw
+        )
         self._raw = raw
         header = header_cls(obj_id=obj_id, tick_freq=self.tick_freq)
         for key, value in sorted((id_strings or {}).items()):
