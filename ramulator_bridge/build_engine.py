@@ -17,8 +17,16 @@ HEADERS = sorted((HERE / "include").glob("*.h"))
 SOURCES = sorted((HERE / "src").glob("*.c"))
 
 
+_NUMERIC_DEFINE = re.compile(r"^\s*#define\s+\w+\s+\d+\s*$")
+
+
 def _cdef_text(header: Path) -> str:
-    lines = [ln for ln in header.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    """Header text for cdef: keeps numeric #defines (cffi constants), drops other directives."""
+    lines = [
+        ln
+        for ln in header.read_text().splitlines()
+        if not ln.lstrip().startswith("#") or _NUMERIC_DEFINE.match(ln)
+    ]
     text = "\n".join(lines)
     return re.sub(r'extern\s+"C"\s*\{|^\}\s*$', "", text, flags=re.M)
 

@@ -1,0 +1,251 @@
+/* controller.c: one memory controller (Ramulator2 v2.0a "Generic" semantics): read, write,
+ * active and priority buffers, write draining between watermarks, one command per cycle chosen
+ * by the scheduler unit, row policy and refresh units, in-order retirement of reads. */
+#include <stdlib.h>
+#include <string.h>
+#include "engine_internal.h"
+
+static int is_closing(int cmd) {
+    return cmd == HD_CMD_PRE || cmd == HD_CMD_PREA || cmd == HD_CMD_PRESB || cmd == HD_CMD_RDA ||
+           cmd == HD_CMD_WRA;
+}
+
+static void buf_remove(hd_buffer *b, int idx) {
+    memmove(&b->items[idx], &b->items[idx + 1], (size_t)(b->size - idx - 1) * sizeof(hd_req));
+    b->size--;
+}
+
+static int buf_push(hd_buffer *b, const hd_req *r) {
+    if (b->size > b->max_size) return 0;
+    b->items[b->size++] = *r;
+    return 1;
+}
+
+static void refresh_cache(hd_system *s, hd_req *r) {
+    r->cmd = hd_dev_preq(s, r->final_cmd, r->vec);
+    r->ready = hd_dev_ready_time(s, r->cmd, r->vec);
+}
+
+static void recompute(hd_system *s, hd_ctrl *c) {
+    hd_buffer *bufs[4] = {&c->activeq, &c->prioq, &c->readq, &c->writeq};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < bufs[k]->size; i++) refresh_cache(s, &bufs[k]->items[i]);
+    c->dirty = 0;
+}
+
+static void mark_dirty(hd_system *s, const hd_ctrl *c) {
+    if (!s->cross_ctrl) {
+        s->ctrl[c->id].dirty = 1;
+        return;
+    }
+    for (int k = 0; k < s->n_ctrl; k++)
+        if (s->ctrl[k].channel == c->channel) s->ctrl[k].dirty = 1;
+}
+
+static void push_pending(hd_ctrl *c, int64_t depart, int64_t arrive, int64_t tag) {
+    if (c->pend_count == c->pend_cap) {
+        int64_t ncap = c->pend_cap * 2;
+        hd_pending *np = malloc((size_t)ncap * sizeof(hd_pending));
+        for (int64_t i = 0; i < c->pend_count; i++) np[i] = c->pend[(c->pend_head + i) % c->pend_cap];
+        free(c->pend);
+        c->pend = np;
+        c->pend_head = 0;
+        c->pend_cap = ncap;
+    }
+    hd_pending *p = &c->pend[(c->pend_head + c->pend_count) % c->pend_cap];
+    p->depart = depart;
+    p->arrive = arrive;
+    p->tag = tag;
+    c->pend_count++;
+}
+
+int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
+    r->arrive = s->clk;
+    r->stat_done = 0;
+    r->final_cmd = r->type == HD_REQ_WRITE ? HD_CMD_WR : HD_CMD_RD;
+    if (r->type == HD_REQ_READ) {
+        for (int i = 0; i < c->writeq.size; i++) {
+            if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
+                push_pending(c, s->clk + 1, s->clk, r->tag);
+                s->stats.forwarded_reads++;
+                return 1;
+            }
+        }
+    }
+    hd_buffer *b = r->type == HD_REQ_WRITE ? &c->writeq : &c->readq;
+    if (b->size > b->max_size) return 0;
+    if (!c->dirty) refresh_cache(s, r);
+    b->items[b->size++] = *r;
+    return 1;
+}
+
+int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec) {
+    hd_req r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.vec, vec, sizeof r.vec);
+    r.type = type;
+    r.tag = -1;
+    r.arrive = s->clk;
+    r.final_cmd = type == HD_REQ_REFRESH_ALL ? HD_CMD_REFAB
+                  : type == HD_REQ_REFRESH_SAME_BANK ? HD_CMD_REFSB : HD_CMD_PRE;
+    if (!c->dirty) refresh_cache(s, &r);
+    return buf_push(&c->prioq, &r);
+}
+
+static void serve_completed_read(hd_system *s, hd_ctrl *c) {
+    if (!c->pend_count) return;
+    hd_pending *p = &c->pend[c->pend_head];
+    if (p->depart > s->clk) return;
+    int64_t lat = p->depart - p->arrive;
+    if (lat > 1) { /* not a forwarded read */
+        s->stats.read_latency_sum += lat;
+        if (lat > s->stats.read_latency_max) s->stats.read_latency_max = lat;
+        s->lat_hist[lat < HD_LATENCY_BUCKETS ? lat : HD_LATENCY_BUCKETS - 1]++;
+    }
+    s->stats.reads_served++;
+    if (s->cfg.record_completions && p->tag >= 0) {
+        if (s->comp_count == s->comp_cap) {
+            s->comp_cap *= 2;
+            s->comp_tags = realloc(s->comp_tags, (size_t)s->comp_cap * sizeof(int64_t));
+            s->comp_cycles = realloc(s->comp_cycles, (size_t)s->comp_cap * sizeof(int64_t));
+        }
+        s->comp_tags[s->comp_count] = p->tag;
+        s->comp_cycles[s->comp_count++] = p->depart;
+    }
+    c->pend_head = (c->pend_head + 1) % c->pend_cap;
+    c->pend_count--;
+}
+
+static void set_write_mode(const hd_system *s, hd_ctrl *c) {
+    double wmax = (double)c->writeq.max_size;
+    if (!c->write_mode) {
+        if (c->writeq.size > s->cfg.wr_high_watermark * wmax || c->readq.size == 0) c->write_mode = 1;
+    } else if (c->writeq.size < s->cfg.wr_low_watermark * wmax && c->readq.size != 0) {
+        c->write_mode = 0;
+    }
+}
+
+/* Ramulator2 Generic controller's choice of the request to serve this cycle. */
+static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
+    int64_t clk = s->clk;
+    if (c->dirty) recompute(s, c);
+    hd_buffer *buf = NULL;
+    int idx = -1, found = 0;
+    if (c->activeq.size) {
+        idx = s->scheduler->best(&c->activeq, clk);
+        if (c->activeq.items[idx].ready <= clk) {
+            found = 1;
+            buf = &c->activeq;
+        }
+    }
+    if (!found) {
+        if (c->prioq.size) {
+            buf = &c->prioq;
+            idx = 0;
+            if (buf->items[0].ready > clk) return -1; /* blocks the read and write queues */
+            found = 1;
+        } else {
+            set_write_mode(s, c);
+            buf = c->write_mode ? &c->writeq : &c->readq;
+            if (buf->size) {
+                idx = s->scheduler->best(buf, clk);
+                found = buf->items[idx].ready <= clk;
+            }
+        }
+    }
+    if (!found) return -1;
+    const hd_req *r = &buf->items[idx];
+    if (is_closing(r->cmd)) { /* never close a bank a request in the active buffer needs */
+        for (int i = 0; i < c->activeq.size; i++) {
+            const int32_t *v = c->activeq.items[i].vec;
+            int match = 1;
+            for (int l = 0; l <= HD_LEVEL_BANK; l++) {
+                if (v[l] != r->vec[l] && v[l] != -1 && r->vec[l] != -1) {
+                    match = 0;
+                    break;
+                }
+            }
+            if (match) return -1;
+        }
+    }
+    *out_buf = buf;
+    return idx;
+}
+
+static void record_command(hd_system *s, int cmd, const int32_t *vec) {
+    if (s->log_count == s->log_cap) {
+        s->log_cap *= 2;
+        s->log = realloc(s->log, (size_t)s->log_cap * sizeof(hd_command_record));
+    }
+    hd_command_record *rec = &s->log[s->log_count++];
+    rec->cycle = s->clk;
+    rec->cmd = cmd;
+    rec->channel = vec[0];
+    rec->rank = vec[1];
+    rec->bankgroup = vec[2];
+    rec->bank = vec[3];
+    rec->row = vec[4];
+    rec->column = vec[5];
+}
+
+static void update_request_stats(hd_system *s, hd_req *r) {
+    r->stat_done = 1;
+    if (r->type != HD_REQ_READ && r->type != HD_REQ_WRITE) return;
+    int kind = hd_dev_classify(s, r->vec);
+    hd_stats *st = &s->stats;
+    int rd = r->type == HD_REQ_READ;
+    if (kind == 0) { st->row_hits++; if (rd) st->read_row_hits++; else st->write_row_hits++; }
+    else if (kind == 2) { st->row_conflicts++; if (rd) st->read_row_conflicts++; else st->write_row_conflicts++; }
+    else { st->row_misses++; if (rd) st->read_row_misses++; else st->write_row_misses++; }
+}
+
+void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
+    serve_completed_read(s, c);
+    s->refresh->tick(s, c);
+    hd_buffer *buf = NULL;
+    int idx = schedule(s, c, &buf);
+    if (idx < 0) return;
+    hd_req *r = &buf->items[idx];
+    s->rowpolicy->on_schedule(s, c, r);
+    if (!r->stat_done) update_request_stats(s, r);
+    int cmd = r->cmd;
+    hd_dev_issue(s, cmd, r->vec);
+    s->stats.commands[cmd]++;
+    if (s->cfg.command_log) record_command(s, cmd, r->vec);
+    mark_dirty(s, c);
+    if (cmd == r->final_cmd) {
+        if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);
+        buf_remove(buf, idx);
+    } else if (cmd == HD_CMD_ACT && c->activeq.size <= c->activeq.max_size) {
+        hd_req moved = *r; /* re-activated requests move to the end of the active buffer */
+        buf_remove(buf, idx);
+        buf_push(&c->activeq, &moved);
+    }
+}
+
+static int64_t min_ready(const hd_buffer *b) {
+    int64_t t = HD_NEVER;
+    for (int i = 0; i < b->size; i++) t = hd_min64(t, b->items[i].ready);
+    return t;
+}
+
+int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
+    if (c->dirty) recompute(s, c);
+    int64_t e = s->refresh->next_event(s, c);
+    if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
+    e = hd_min64(e, min_ready(&c->activeq));
+    if (c->prioq.size) {
+        e = hd_min64(e, c->prioq.items[0].ready);
+    } else {
+        e = hd_min64(e, min_ready(&c->readq));
+        e = hd_min64(e, min_ready(&c->writeq));
+    }
+    return hd_max64(e, s->clk + 1);
+}
+
+int hd_ctrl_idle(const hd_ctrl *c) {
+    if (c->readq.size || c->writeq.size || c->activeq.size || c->pend_count) return 0;
+    for (int i = 0; i < c->prioq.size; i++)
+        if (c->prioq.items[i].type == HD_REQ_CLOSE_ROW) return 0;
+    return 1;
+}

@@ -1,0 +1,201 @@
+/* dram_device.c: the DRAM device tree (channel/rank/bankgroup/bank): per-node command ready
+ * times driven by the standard's timing-constraint table, bank states, prerequisites. */
+#include <string.h>
+#include "engine_internal.h"
+
+#define MC HD_MAX_CMDS
+
+static const int CMD_SCOPE[HD_MAX_CMDS] = {
+    [HD_CMD_ACT] = HD_LEVEL_BANK,   [HD_CMD_PRE] = HD_LEVEL_BANK,  [HD_CMD_PREA] = HD_LEVEL_RANK,
+    [HD_CMD_PRESB] = HD_LEVEL_BANK, [HD_CMD_RD] = HD_LEVEL_BANK,   [HD_CMD_WR] = HD_LEVEL_BANK,
+    [HD_CMD_RDA] = HD_LEVEL_BANK,   [HD_CMD_WRA] = HD_LEVEL_BANK,  [HD_CMD_REFAB] = HD_LEVEL_RANK,
+    [HD_CMD_REFSB] = HD_LEVEL_BANK,
+};
+
+int64_t hd_bank_index(const hd_system *s, int ch, int rank, int bg, int bank) {
+    const hd_config *c = &s->cfg;
+    return (((int64_t)ch * c->ranks + rank) * c->bankgroups + bg) * c->banks + bank;
+}
+
+int64_t hd_dev_ready_time(const hd_system *s, int cmd, const int32_t *vec) {
+    const hd_config *c = &s->cfg;
+    int scope = CMD_SCOPE[cmd];
+    int64_t t = s->ready[0][(int64_t)vec[0] * MC + cmd];
+    int64_t rn = (int64_t)vec[0] * c->ranks + vec[1];
+    t = hd_max64(t, s->ready[1][rn * MC + cmd]);
+    if (scope < HD_LEVEL_BANKGROUP) return t;
+    int g0 = vec[2] >= 0 ? vec[2] : 0, g1 = vec[2] >= 0 ? vec[2] + 1 : c->bankgroups;
+    for (int g = g0; g < g1; g++) {
+        int64_t gn = rn * c->bankgroups + g;
+        t = hd_max64(t, s->ready[2][gn * MC + cmd]);
+        if (scope < HD_LEVEL_BANK) continue;
+        int b0 = vec[3] >= 0 ? vec[3] : 0, b1 = vec[3] >= 0 ? vec[3] + 1 : c->banks;
+        for (int b = b0; b < b1; b++) t = hd_max64(t, s->ready[3][(gn * c->banks + b) * MC + cmd]);
+    }
+    return t;
+}
+
+int hd_dev_classify(const hd_system *s, const int32_t *vec) {
+    int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+    if (s->bank_state[bn] == HD_BANK_OPENED) return s->open_row[bn] == vec[4] ? 0 : 2;
+    return 1;
+}
+
+int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec) {
+    const hd_config *c = &s->cfg;
+    switch (final_cmd) {
+    case HD_CMD_RD: case HD_CMD_WR: case HD_CMD_RDA: case HD_CMD_WRA: case HD_CMD_ACT: {
+        int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+        if (s->bank_state[bn] != HD_BANK_OPENED) return HD_CMD_ACT;
+        return s->open_row[bn] == vec[4] ? final_cmd : HD_CMD_PRE;
+    }
+    case HD_CMD_PRE:
+        return HD_CMD_PRE;
+    case HD_CMD_REFAB: {
+        int64_t first = hd_bank_index(s, vec[0], vec[1], 0, 0);
+        int64_t n = (int64_t)c->bankgroups * c->banks;
+        for (int64_t i = 0; i < n; i++) {
+            int8_t st = s->bank_state[first + i];
+            if (st == HD_BANK_CLOSED) continue;
+            return st == HD_BANK_REFRESHING ? HD_CMD_REFAB : HD_CMD_PREA;
+        }
+        return HD_CMD_REFAB;
+    }
+    case HD_CMD_REFSB: {
+        for (int g = 0; g < c->bankgroups; g++) {
+            int64_t bn = hd_bank_index(s, vec[0], vec[1], g, vec[3]);
+            if (s->bank_state[bn] == HD_BANK_OPENED) return HD_CMD_PRESB;
+        }
+        return HD_CMD_REFSB;
+    }
+    default:
+        return final_cmd;
+    }
+}
+
+static void apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
+    int hl = s->hist_len[level][cmd];
+    if (!hl) return;
+    int64_t *h = &s->history[level][(node * MC + cmd) * HD_MAX_WINDOW];
+    if (hl > 1) memmove(h + 1, h, (size_t)(hl - 1) * sizeof(int64_t));
+    h[0] = clk;
+    int64_t *rd = &s->ready[level][node * MC];
+    const hd_con *cons = s->tcons[level][cmd];
+    for (int i = 0, n = s->n_tcons[level][cmd]; i < n; i++) {
+        int64_t past = h[cons[i].window - 1];
+        if (past < 0) continue;
+        int64_t fut = past + cons[i].latency;
+        if (fut > rd[cons[i].next]) rd[cons[i].next] = fut;
+    }
+}
+
+static void apply_sibling(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
+    int64_t *rd = &s->ready[level][node * MC];
+    const hd_con *cons = s->scons[level][cmd];
+    for (int i = 0, n = s->n_scons[level][cmd]; i < n; i++) {
+        int64_t fut = clk + cons[i].latency;
+        if (fut > rd[cons[i].next]) rd[cons[i].next] = fut;
+    }
+}
+
+static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
+    const hd_config *c = &s->cfg;
+    if (!s->below[0][cmd]) return;
+    apply_target(s, 0, vec[0], cmd, clk);
+    if (!s->below[1][cmd]) return;
+    for (int r = 0; r < c->ranks; r++) {
+        int64_t rn = (int64_t)vec[0] * c->ranks + r;
+        if (vec[1] >= 0 && vec[1] != r) {
+            if (s->n_scons[1][cmd]) apply_sibling(s, 1, rn, cmd, clk);
+            continue;
+        }
+        apply_target(s, 1, rn, cmd, clk);
+        if (!s->below[2][cmd]) continue;
+        for (int g = 0; g < c->bankgroups; g++) {
+            int64_t gn = rn * c->bankgroups + g;
+            if (vec[2] >= 0 && vec[2] != g) {
+                if (s->n_scons[2][cmd]) apply_sibling(s, 2, gn, cmd, clk);
+                continue;
+            }
+            apply_target(s, 2, gn, cmd, clk);
+            if (!s->below[3][cmd]) continue;
+            for (int b = 0; b < c->banks; b++) {
+                int64_t bn = gn * c->banks + b;
+                if (vec[3] >= 0 && vec[3] != b) {
+                    if (s->n_scons[3][cmd]) apply_sibling(s, 3, bn, cmd, clk);
+                    continue;
+                }
+                apply_target(s, 3, bn, cmd, clk);
+            }
+        }
+    }
+}
+
+static void push_future(hd_system *s, int64_t cycle, int cmd, const int32_t *vec) {
+    if (s->n_future == s->cap_future) return; /* sized for one refresh per rank and bank */
+    hd_future *f = &s->future[s->n_future++];
+    f->cycle = cycle;
+    f->cmd = cmd;
+    f->channel = vec[0];
+    f->rank = vec[1];
+    f->bank = vec[3];
+}
+
+static void set_rank_banks(hd_system *s, int ch, int rank, int bank, int8_t state) {
+    const hd_config *c = &s->cfg;
+    for (int g = 0; g < c->bankgroups; g++) {
+        for (int b = 0; b < c->banks; b++) {
+            if (bank >= 0 && b != bank) continue;
+            int64_t bn = hd_bank_index(s, ch, rank, g, b);
+            s->bank_state[bn] = state;
+            if (state != HD_BANK_OPENED) s->open_row[bn] = -1;
+        }
+    }
+}
+
+void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
+    int64_t clk = s->clk;
+    update_timing(s, cmd, vec, clk);
+    switch (cmd) {
+    case HD_CMD_ACT: {
+        int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+        s->bank_state[bn] = HD_BANK_OPENED;
+        s->open_row[bn] = vec[4];
+        break;
+    }
+    case HD_CMD_PRE: case HD_CMD_RDA: case HD_CMD_WRA: {
+        int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+        s->bank_state[bn] = HD_BANK_CLOSED;
+        s->open_row[bn] = -1;
+        break;
+    }
+    case HD_CMD_PREA:
+        set_rank_banks(s, vec[0], vec[1], -1, HD_BANK_CLOSED);
+        break;
+    case HD_CMD_PRESB:
+        set_rank_banks(s, vec[0], vec[1], vec[3], HD_BANK_CLOSED);
+        break;
+    case HD_CMD_REFAB:
+        set_rank_banks(s, vec[0], vec[1], -1, HD_BANK_REFRESHING);
+        push_future(s, clk + s->cfg.cmd_busy_cycles[cmd] - 1, cmd, vec);
+        break;
+    case HD_CMD_REFSB:
+        set_rank_banks(s, vec[0], vec[1], vec[3], HD_BANK_REFRESHING);
+        push_future(s, clk + s->cfg.cmd_busy_cycles[cmd] - 1, cmd, vec);
+        break;
+    default:
+        break;
+    }
+}
+
+void hd_dev_tick(hd_system *s) {
+    for (int i = s->n_future - 1; i >= 0; i--) {
+        hd_future *f = &s->future[i];
+        if (f->cycle != s->clk) continue;
+        set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
+                       HD_BANK_CLOSED);
+        for (int k = 0; k < s->n_ctrl; k++)
+            if (s->ctrl[k].channel == f->channel) s->ctrl[k].dirty = 1;
+        s->future[i] = s->future[--s->n_future];
+    }
+}

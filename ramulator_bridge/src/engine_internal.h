@@ -1,0 +1,137 @@
+/* engine_internal.h: data structures shared by the engine's units (not part of the API). */
+#ifndef HERMES_ENGINE_INTERNAL_H
+#define HERMES_ENGINE_INTERNAL_H
+#include <stdint.h>
+#include "hermes_dram.h"
+
+#define HD_NEVER INT64_MAX
+#define HD_BANK_CLOSED 0
+#define HD_BANK_OPENED 1
+#define HD_BANK_REFRESHING 2
+#define HD_LATENCY_BUCKETS 8192
+
+typedef struct {
+    int64_t arrive, tag, ready;   /* ready: cached earliest cycle `cmd` can issue */
+    uint64_t addr;
+    int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
+    int32_t type, final_cmd, cmd, stat_done;
+} hd_req;
+
+typedef struct {
+    hd_req *items;
+    int size, max_size;           /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
+} hd_buffer;
+
+typedef struct {
+    int64_t depart, arrive, tag;
+} hd_pending;
+
+typedef struct hd_ctrl {
+    int id, channel, rank_first, rank_count;
+    hd_buffer readq, writeq, activeq, prioq;
+    hd_pending *pend;
+    int64_t pend_head, pend_count, pend_cap;
+    int write_mode, dirty;
+    int64_t next_refresh;
+} hd_ctrl;
+
+typedef struct {
+    int next, latency, window;
+} hd_con;
+
+typedef struct {
+    int64_t cycle;
+    int32_t cmd, channel, rank, bank;   /* bank: for same-bank refresh, else -1 */
+} hd_future;
+
+typedef struct hd_system hd_system;
+
+/* Pluggable units (one small file each; see registry.c). */
+typedef struct {
+    const char *name;
+    /* index of the best request in buf at cycle clk (ready or not), or -1 if empty */
+    int (*best)(const hd_buffer *buf, int64_t clk);
+} hd_scheduler_impl;
+
+typedef struct {
+    const char *name;
+    void (*on_schedule)(hd_system *sys, hd_ctrl *c, const hd_req *req);
+} hd_rowpolicy_impl;
+
+typedef struct {
+    const char *name;
+    void (*tick)(hd_system *sys, hd_ctrl *c);
+    int64_t (*next_event)(const hd_system *sys, const hd_ctrl *c);
+} hd_refresh_impl;
+
+typedef struct {
+    const char *name;
+    void (*map)(const hd_system *sys, uint64_t tx_index, int32_t *vec);
+} hd_mapper_impl;
+
+struct hd_system {
+    hd_config cfg;
+    int64_t clk;
+    int owe_tick;
+    /* device tree: node counts and per-level arrays */
+    int64_t level_nodes[HD_NUM_LEVELS];
+    int64_t *ready[HD_NUM_LEVELS];        /* [node * HD_MAX_CMDS + cmd] */
+    int64_t *history[HD_NUM_LEVELS];      /* [(node * HD_MAX_CMDS + cmd) * HD_MAX_WINDOW + k] */
+    int hist_len[HD_NUM_LEVELS][HD_MAX_CMDS];
+    hd_con *tcons[HD_NUM_LEVELS][HD_MAX_CMDS];
+    int n_tcons[HD_NUM_LEVELS][HD_MAX_CMDS];
+    hd_con *scons[HD_NUM_LEVELS][HD_MAX_CMDS];
+    int n_scons[HD_NUM_LEVELS][HD_MAX_CMDS];
+    int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
+    int cross_ctrl;                          /* controllers share timing (host mode) */
+    int8_t *bank_state;
+    int32_t *open_row;
+    int64_t *col_accesses;                   /* closed-row policy counters per bank */
+    hd_future *future;
+    int n_future, cap_future;
+    /* controllers */
+    int n_ctrl;
+    hd_ctrl *ctrl;
+    /* units */
+    const hd_scheduler_impl *scheduler;
+    const hd_rowpolicy_impl *rowpolicy;
+    const hd_refresh_impl *refresh;
+    const hd_mapper_impl *mapper;
+    int addr_bits[6];
+    uint64_t capacity_tx;
+    /* stats */
+    hd_stats stats, snapshot;
+    int has_snapshot;
+    int64_t *lat_hist;
+    /* logs */
+    hd_command_record *log;
+    int64_t log_count, log_cap;
+    int64_t *comp_tags, *comp_cycles;
+    int64_t comp_count, comp_cap;
+};
+
+/* dram_device.c */
+int64_t hd_dev_ready_time(const hd_system *s, int cmd, const int32_t *vec);
+int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec);
+void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec);
+void hd_dev_tick(hd_system *s);
+int hd_dev_classify(const hd_system *s, const int32_t *vec); /* 0 hit, 1 miss, 2 conflict */
+int64_t hd_bank_index(const hd_system *s, int ch, int rank, int bg, int bank);
+
+/* controller.c */
+int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r);
+int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec);
+void hd_ctrl_tick(hd_system *s, hd_ctrl *c);
+int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c);
+int hd_ctrl_idle(const hd_ctrl *c);
+
+/* registry.c */
+const hd_scheduler_impl *hd_scheduler_impl_get(int id);
+const hd_rowpolicy_impl *hd_row_policy_impl_get(int id);
+const hd_refresh_impl *hd_refresh_impl_get(int id);
+const hd_mapper_impl *hd_mapper_impl_get(int id);
+
+static inline int64_t hd_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t hd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+#endif
