@@ -103,6 +103,10 @@ def message_classes() -> tuple[type, type]:
         raise InputError(INSTALL_HINT) from err
     pool = descriptor_pool.DescriptorPool()
     pool.Add(_file_descriptor_proto())
-    header = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.PacketHeader"))
-    packet = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.Packet"))
+    # GetMessageClass is protobuf >= 4.22; older releases build classes through a factory.
+    get_class = getattr(message_factory, "GetMessageClass", None)
+    if get_class is None:
+        get_class = message_factory.MessageFactory(pool).GetPrototype
+    header = get_class(pool.FindMessageTypeByName(f"{PACKAGE}.PacketHeader"))
+    packet = get_class(pool.FindMessageTypeByName(f"{PACKAGE}.Packet"))
     return header, packet

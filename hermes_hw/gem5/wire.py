@@ -11,7 +11,6 @@ them and turns every I/O or framing problem into a one-line :class:`InputError`.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +39,48 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
+class _Gunzip:
+    """Streaming gzip decompression that hands out every byte before reporting truncation.
+
+    (``gzip.GzipFile.read`` raises on a truncated stream and drops the bytes it had, so the
+    error could not say which packet was cut.) Multi-member files are read like gzip does.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self._z = zlib.decompressobj(31)
+        self._buf = b""
+        self._finished = False
+        self._truncated = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._buf) < size and not self._finished:
+            compressed = self.raw.read(1 << 16)
+            if not compressed:
+                self._finished = True
+                self._truncated = not self._z.eof
+                break
+            data = self._z.decompress(compressed)
+            while self._z.eof and self._z.unused_data:
+                rest = self._z.unused_data
+                self._z = zlib.decompressobj(31)
+                data += self._z.decompress(rest)
+            self._buf += data
+        out, self._buf = self._buf[:size], self._buf[size:]
+        if not out and self._truncated:
+            raise EOFError("the compressed data ends before the gzip end-of-stream marker")
+        return out
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> _Gunzip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def open_stream(path: Path) -> tuple[BinaryIO, bool]:
     """Open ``path`` for reading, decompressing gzip transparently; returns (file, is_gzip)."""
     try:
@@ -50,7 +91,7 @@ def open_stream(path: Path) -> tuple[BinaryIO, bool]:
     head = raw.read(2)
     raw.seek(0)
     if head == GZIP_SIGNATURE:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
+        return _Gunzip(raw), True  # type: ignore[return-value]
     return raw, False
 
 
@@ -74,10 +115,11 @@ class MessageStream:
         try:
             return fh.read(size)
         except _READ_ERRORS as err:
-            kind = "truncated" if isinstance(err, EOFError) else "corrupt"
-            raise self._fail(
-                f"{kind} gzip stream while reading {self.label(index)}: {err}"
-            ) from err
+            if isinstance(err, EOFError):
+                what = f"truncated gzip stream while reading {self.label(index)}"
+            else:  # detected a block ahead of the parser: name where the parser was
+                what = f"corrupt gzip stream (at or after {self.label(index)})"
+            raise self._fail(f"{what}: {err}") from err
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         fh, self.is_gzip = open_stream(self.path)
