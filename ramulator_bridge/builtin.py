@@ -28,7 +28,8 @@ _UNIT_IDS = {
 
 COMMAND_RECORD_DTYPE = np.dtype(
     [("cycle", "<i8"), ("channel", "<i4"), ("rank", "<i4"), ("bankgroup", "<i4"),
-     ("bank", "<i4"), ("row", "<i4"), ("column", "<i4"), ("cmd", "<i4")]
+     ("bank", "<i4"), ("row", "<i4"), ("column", "<i4"), ("cmd", "<i4")],
+    align=True,  # same padding as the C struct hd_command_record
 )
 
 
@@ -154,6 +155,7 @@ class BuiltinBackend:
     def take_commands(self) -> np.ndarray:
         """Issued commands since the last call (structured array, COMMAND_RECORD_DTYPE)."""
         n = int(self._lib.hd_command_count(self._sys))
+        assert COMMAND_RECORD_DTYPE.itemsize == self._ffi.sizeof("hd_command_record")
         out = np.empty(n, dtype=COMMAND_RECORD_DTYPE)
         if n:
             buf = self._ffi.cast("hd_command_record *", self._ffi.from_buffer(out))

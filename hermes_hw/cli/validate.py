@@ -1,0 +1,30 @@
+"""`hermes validate ...`: accuracy against reference data, printed per case."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _dram(args: argparse.Namespace) -> int:
+    from hermes_hw.dram.validate import TOLERANCES, format_table, validate_folder
+
+    results = validate_folder(args.folder, backend=args.backend, cases=args.case or None)
+    print(format_table(results, markdown=args.markdown))
+    failed = [r.case_id for r in results if not r.passed]
+    tol = ", ".join(f"{k} {v * 100:g}%" for k, v in TOLERANCES.items())
+    print(f"\n{len(results) - len(failed)}/{len(results)} cases within tolerance ({tol}); "
+          "hit/miss/conflict errors are differences as a share of requests", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("validate", help="compare against reference results")
+    sub = parser.add_subparsers(dest="validate_command", metavar="WHAT", required=True)
+    dram = sub.add_parser("dram", help="DRAM engine vs a Ramulator2 reference folder")
+    dram.add_argument("folder", help="reference folder with manifest.json (e.g. "
+                      "../shared/reference/ramulator2)")
+    dram.add_argument("--backend", help="DRAM backend to validate (default builtin)")
+    dram.add_argument("--case", action="append", help="run only this case id (repeatable)")
+    dram.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    dram.set_defaults(func=_dram)
