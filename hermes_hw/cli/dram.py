@@ -37,7 +37,8 @@ def _print_table(obj: dict) -> None:
     lines = [
         f"requests           {n:>12,d}  ({obj['reads']:,d} reads, {obj['writes']:,d} writes)",
         f"cycles             {obj['cycles']:>12,d}  (at the last acceptance, as Ramulator2)",
-        f"drain cycles       {obj['drain_cycles']:>12,d}  ({obj['drain_cycles'] * obj['tck_ns']:,.1f} ns)",
+        f"drain cycles       {obj['drain_cycles']:>12,d}  "
+        f"({obj['drain_cycles'] * obj['tck_ns']:,.1f} ns)",
         f"row hits           {share('row_hits')}",
         f"row misses         {share('row_misses')}",
         f"row conflicts      {share('row_conflicts')}",

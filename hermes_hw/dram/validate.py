@@ -62,7 +62,8 @@ def run_case(folder: Path, case: dict[str, Any], backend: str | None = None) -> 
         trace = folder / case["trace"]
         m = case["metrics"]
     except KeyError as err:
-        raise InputError(f"case '{cid}' lacks key {err}", source=str(folder / "manifest.json"))
+        raise InputError(f"case '{cid}' lacks key {err}",
+                         source=str(folder / "manifest.json")) from None
     t0 = time.perf_counter()
     ms = MemorySystem(load_config(config), backend=backend)
     result = ms.replay(open_trace(trace, capacity_bytes=ms.capacity_bytes), started=t0)
@@ -133,7 +134,7 @@ def format_table(results: list[CaseResult], markdown: bool = False) -> str:
     rows = []
     for r in results:
 
-        def cell(k: str, fmt: str = "{:,}") -> str:
+        def cell(k: str, fmt: str = "{:,}", r: CaseResult = r) -> str:
             e = r.errors[k] * 100
             return f"{fmt.format(r.ours[k])} / {fmt.format(r.reference[k])} ({e:+.3f}%)"
 
