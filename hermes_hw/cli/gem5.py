@@ -28,6 +28,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _address(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a byte address >= 0 (e.g. 0x80000000), got '{text}'"
+        )
+    return value
+
+
 def _tck(text: str) -> str:
     try:
         ok = float(text) > 0
@@ -60,7 +72,8 @@ def _from_loadstore(args: argparse.Namespace) -> int:
                 )
             slots = (np.arange(len(chunk), dtype=np.int64) + done) * args.interval_cycles
             ticks = cycles_to_ticks(slots, args.tick_freq, args.tck_ns)
-            writer.write(ticks, chunk.addr, chunk.is_write, args.transaction_bytes)
+            addrs = chunk.addr + np.uint64(args.addr_base) if args.addr_base else chunk.addr
+            writer.write(ticks, addrs, chunk.is_write, args.transaction_bytes)
             done += len(chunk)
             writes += int(np.count_nonzero(chunk.is_write))
     print(
@@ -79,6 +92,7 @@ def _to_loadstore(args: argparse.Namespace) -> int:
         args.to_loadstore,
         transaction_bytes=args.transaction_bytes,
         gem5_version=args.gem5_version,
+        addr_base=args.addr_base,
     )
     addrs, kinds = [], []
     for chunk in trace:
@@ -115,6 +129,7 @@ def run_info(args: argparse.Namespace) -> int:
         transaction_bytes=args.transaction_bytes,
         gem5_version=args.gem5_version,
         tck_ns=args.tck_ns,
+        addr_base=args.addr_base,
     )
     if args.json:
         json.dump(info, sys.stdout)
@@ -168,6 +183,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             default=DEFAULT_GEM5_VERSION,
             help="gem5 release that recorded the trace, for its command numbering "
             f"(v19.0 or later; default {DEFAULT_GEM5_VERSION}, also right for later releases)",
+        )
+        p.add_argument(
+            "--addr-base",
+            type=_address,
+            default=0,
+            help="start of gem5's memory range: gem5 address = hermes-hw address + this "
+            "(default 0)",
         )
 
     conv = sub.add_parser("convert", help="LD/ST text trace to gem5 packet trace, or back")

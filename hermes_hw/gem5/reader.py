@@ -11,6 +11,7 @@ too. Request addresses are block aligned; ``size_bytes`` says how many bytes of 
 in each block. Requests keep the packet's tick, so timed replay honours the recorded issue
 times. Commands map to reads and writes as described in commands.py; requests that move no
 data (CleanEvict, UpgradeReq ...) are counted in :attr:`Gem5Trace.stats` and dropped.
+``addr_base`` is subtracted from every address before splitting.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ class Gem5Trace:
         transaction_bytes: int = 64,
         gem5_version: str = DEFAULT_GEM5_VERSION,
         chunk_packets: int = 1 << 16,
+        addr_base: int = 0,
     ) -> None:
+        if addr_base < 0:
+            raise InputError(f"addr_base must be >= 0, got {addr_base}")
         if transaction_bytes <= 0 or transaction_bytes & (transaction_bytes - 1):
             raise InputError(
                 f"transaction size must be a positive power of two bytes, got {transaction_bytes}"
@@ -103,6 +107,7 @@ class Gem5Trace:
         self.transaction_bytes = transaction_bytes
         self.commands: CommandTable = command_table(gem5_version)
         self.chunk_packets = chunk_packets
+        self.addr_base = addr_base
         #: Counts of the last complete pass (None until one finished).
         self.stats: Gem5ScanStats | None = None
         self.header = self._read_header()
@@ -213,6 +218,8 @@ class Gem5Trace:
             addr = np.asarray(addrs_l, dtype=np.uint64)
             size = np.asarray(sizes_l, dtype=np.uint64)
             self._check_values(tick_u, addr, size, kind, idx_l, off_l)
+            if self.addr_base:
+                addr = addr - np.uint64(self.addr_base)
             tick = tick_u.astype(np.int64)
             counts.update(cmds_l)
             stats.packets += len(cmds_l)
@@ -257,6 +264,11 @@ class Gem5Trace:
             (
                 data & (addr > np.uint64(2**64 - 1) - np.maximum(size, 1) + np.uint64(1)),
                 "address {v:#x} plus size runs past the 64-bit address space",
+                addr,
+            ),
+            (
+                data & (addr < np.uint64(self.addr_base)),
+                f"address {{v:#x}} is below addr_base {self.addr_base:#x}",
                 addr,
             ),
         )
@@ -344,12 +356,15 @@ def read_gem5_trace(
     transaction_bytes: int = 64,
     gem5_version: str = DEFAULT_GEM5_VERSION,
     chunk_packets: int = 1 << 16,
+    addr_base: int = 0,
 ) -> Gem5Trace:
     """Open a gem5 packet trace (plain or gzip), checking its magic number and header now.
 
     ``transaction_bytes``: DRAM request size (packets are split at its aligned boundaries).
     ``gem5_version``: release that recorded the trace (its command numbering, commands.py).
     ``chunk_packets``: packets decoded per yielded chunk.
+    ``addr_base``: subtracted from every address (the start of gem5's memory range, e.g.
+    0x80000000 on Arm systems), so addresses start at 0 in the simulated memory.
     Bad files raise :class:`~hermes_hw.errors.InputError` naming the file and packet index.
     """
     return Gem5Trace(
@@ -357,4 +372,5 @@ def read_gem5_trace(
         transaction_bytes=transaction_bytes,
         gem5_version=gem5_version,
         chunk_packets=chunk_packets,
+        addr_base=addr_base,
     )

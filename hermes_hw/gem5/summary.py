@@ -17,12 +17,15 @@ def summarize_gem5_trace(
     transaction_bytes: int = 64,
     gem5_version: str = DEFAULT_GEM5_VERSION,
     tck_ns: float | str | Fraction | None = None,
+    addr_base: int = 0,
 ) -> dict[str, Any]:
     """Scan a trace once; return its header, packet/request counts and tick range.
 
     With ``tck_ns`` the tick range is also given in memory cycles (clock.py rounding).
     """
-    trace = read_gem5_trace(path, transaction_bytes=transaction_bytes, gem5_version=gem5_version)
+    trace = read_gem5_trace(
+        path, transaction_bytes=transaction_bytes, gem5_version=gem5_version, addr_base=addr_base
+    )
     for _ in trace:
         pass
     stats = trace.stats

@@ -113,3 +113,16 @@ def test_export_of_many_requests_streams_in_chunks(tmp_path):
     chunk = trace.read_all()
     assert np.array_equal(chunk.addr, addrs.astype(np.uint64))
     assert np.array_equal(chunk.is_write, kinds)
+
+
+def test_addr_base_round_trip(tmp_path):
+    text = tmp_path / "t.trace"
+    text.write_text(LOADSTORE)
+    gem5 = tmp_path / "t.gem5"
+    base = ["--addr-base", "0x80000000"]
+    args = ["gem5", "convert", "--from-loadstore", str(text), "--out", str(gem5), *base]
+    assert main([*args, "--tck-ns", "1"]) == 0
+    assert read_gem5_trace(gem5).read_all().addr.tolist()[0] == 0x8000_1000
+    back = tmp_path / "back.trace"
+    assert main(["gem5", "convert", "--to-loadstore", str(gem5), "--out", str(back), *base]) == 0
+    assert back.read_text().lower() == LOADSTORE.lower()

@@ -274,3 +274,12 @@ def test_bad_transaction_size(tmp_path):
     path.write_bytes(_sample_trace())
     with pytest.raises(InputError, match="power of two"):
         read_gem5_trace(path, transaction_bytes=48)
+
+
+def test_addr_base_is_subtracted(tmp_path):
+    path = tmp_path / "arm.trc"
+    path.write_bytes(wb.frame(wb.header(), wb.packet(0, 1, 0x8000_1040, 64)))
+    assert read_gem5_trace(path, addr_base=0x8000_0000).read_all().addr.tolist() == [0x1040]
+    path.write_bytes(wb.frame(wb.header(), wb.packet(0, 1, 0x1040, 64)))
+    with pytest.raises(InputError, match=r"packet 0 .*below addr_base 0x80000000"):
+        read_gem5_trace(path, addr_base=0x8000_0000).read_all()
