@@ -42,7 +42,7 @@ _LINE = re.compile(
 _INT32_MAX = 2**31 - 1
 
 
-@dataclass
+@dataclass(eq=False)
 class CommandLog:
     """Issued DRAM commands in issue order. Columns are numpy arrays of equal length:
     ``cycle`` int64 (memory cycles), ``cmd`` uint8 (index into ``command_names``), and int32
@@ -72,6 +72,18 @@ class CommandLog:
 
     def __len__(self) -> int:
         return len(self.cycle)
+
+    def __eq__(self, other: object) -> bool:
+        """Same commands (compared by name) in the same order; the source is not compared."""
+        if not isinstance(other, CommandLog) or len(self) != len(other):
+            return False
+        mine = np.array(self.command_names, dtype=object)[self.cmd]
+        theirs = np.array(other.command_names, dtype=object)[other.cmd]
+        return bool((mine == theirs).all()) and all(
+            np.array_equal(getattr(self, c), getattr(other, c)) for c in ("cycle", *FIELDS)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def code(self, name: str) -> int:
         """Code of a command name, or -1 if the name does not occur in this log's table."""

@@ -30,6 +30,8 @@ from hermes_hw.dram.command_log import CommandLog
 from hermes_hw.errors import InputError, unknown_name
 
 MODES = ("host", "ndp")
+#: Tie-break between rules broken by the same pair with the same gap: the narrowest scope wins.
+_SPECIFICITY = {"bank": 0, "bankgroup": 1, "rank": 2, "other_rank": 3, "bus": 4}
 _ORG_KEYS = {
     "channels": "channel",
     "ranks": "rank",
@@ -132,12 +134,12 @@ class _Found:
     """Violations collected as arrays, turned into Violation records at the end."""
 
     def __init__(self) -> None:
-        self.timing: list[tuple[np.ndarray, np.ndarray, str, int, np.ndarray]] = []
+        self.timing: list[tuple[np.ndarray, np.ndarray, str, int, np.ndarray, int]] = []
         self.other: list[Violation] = []
 
-    def add_timing(self, later, earlier, name: str, required: int, actual) -> None:
+    def add_timing(self, later, earlier, name: str, required: int, actual, scope: str) -> None:
         if len(later):
-            self.timing.append((later, earlier, name, required, actual))
+            self.timing.append((later, earlier, name, required, actual, _SPECIFICITY[scope]))
 
 
 def check_commands(
@@ -261,7 +263,7 @@ def _check_timing_rule(rule: TimingRule, params, log, scopes: _Scopes, mask, fou
     earlier = prev[later]
     gap = log.cycle[later] - log.cycle[earlier]
     bad = gap < required
-    found.add_timing(later[bad], earlier[bad], rule.name, required, gap[bad])
+    found.add_timing(later[bad], earlier[bad], rule.name, required, gap[bad], rule.scope)
 
 
 def _last_before_other_rank(scopes: _Scopes, log: CommandLog, before: np.ndarray) -> np.ndarray:
@@ -303,7 +305,7 @@ def _check_faw(n_faw: int, act: np.ndarray, scopes: _Scopes, cycle: np.ndarray, 
     later, earlier = acts[4:][same], acts[:-4][same]
     gap = cycle[later] - cycle[earlier]
     bad = gap < n_faw
-    found.add_timing(later[bad], earlier[bad], "nFAW", n_faw, gap[bad])
+    found.add_timing(later[bad], earlier[bad], "nFAW", n_faw, gap[bad], "rank")
 
 
 def _check_bank_state(log: CommandLog, scopes: _Scopes, mask, found: _Found) -> None:
@@ -409,7 +411,8 @@ def _check_refresh(n_refi: int, org: Organisation, log: CommandLog, ref: np.ndar
 
 
 def _collect(found: _Found, log: CommandLog) -> list[Violation]:
-    """Timing violations, keeping for each (later, earlier) pair only the strictest rule."""
+    """Timing violations, keeping for each (later, earlier) pair only the strictest rule (the
+    largest required gap; on a tie the narrowest scope, e.g. nCCDS before the bus's nBL)."""
     out = list(found.other)
     if found.timing:
         later = np.concatenate([t[0] for t in found.timing])
@@ -417,8 +420,9 @@ def _collect(found: _Found, log: CommandLog) -> list[Violation]:
         required = np.concatenate([np.full(len(t[0]), t[3]) for t in found.timing])
         actual = np.concatenate([t[4] for t in found.timing])
         rule = np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(found.timing)])
+        narrow = np.concatenate([np.full(len(t[0]), t[5]) for t in found.timing])
         names = [t[2] for t in found.timing]
-        order = np.lexsort((-required, earlier, later))
+        order = np.lexsort((narrow, -required, earlier, later))
         later, earlier, required, actual, rule = (
             a[order] for a in (later, earlier, required, actual, rule)
         )
