@@ -126,7 +126,12 @@ class MessageStream:
         with fh:
             magic = self._read(fh, 4, 0)
             if magic != MAGIC_BYTES:
-                hint = " (the file is empty)" if not magic else f" (found {magic!r})"
+                if not magic:
+                    hint = " (the file is empty)"
+                elif all(32 <= b < 127 or b in (9, 10, 13) for b in magic):
+                    hint = f" (found {magic!r}: this looks like a text trace)"
+                else:
+                    hint = f" (found {magic!r})"
                 raise self._fail(
                     "not a gem5 packet trace: expected the magic number 'gem5' "
                     f"(0x356d6567 little endian) in the first 4 bytes{hint}"

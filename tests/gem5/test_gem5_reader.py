@@ -188,7 +188,8 @@ def _error(tmp_path, data: bytes, name: str = "bad.trc", **kwargs) -> str:
 
 def test_wrong_magic(tmp_path):
     msg = _error(tmp_path, b"LD 0x1000\nST 0x2000\n")
-    assert "magic number 'gem5'" in msg and "b'LD 0'" in msg
+    assert "magic number 'gem5'" in msg and "b'LD 0': this looks like a text trace" in msg
+    assert "looks like a text" not in _error(tmp_path, b"\x00\x01\x02\x03rest")
 
 
 def test_empty_file(tmp_path):
