@@ -156,6 +156,10 @@ def run_info(args: argparse.Namespace) -> int:
                 f"cycles       {info['first_cycle']} .. {info['last_cycle']} "
                 f"at tCK {info['tck_ns']} ns"
             )
+        lines.append(
+            f"TrafficGen   STATE 0 {info['last_tick'] + 10**7} TRACE "
+            f"{Path(info['path']).resolve()} 0   (last tick + 10 us)"
+        )
         if info["non_monotonic_ticks"]:
             lines.append(
                 f"warning      {info['non_monotonic_ticks']} packets are stamped earlier than "

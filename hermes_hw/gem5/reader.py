@@ -120,9 +120,9 @@ class Gem5Trace:
         return MessageStream(self.path, lambda i: "PacketHeader" if i == 0 else f"packet {i - 1}")
 
     def _read_header(self) -> Gem5Header:
+        header_cls, packet_cls = message_classes()  # first: InputError if protobuf is missing
         from google.protobuf.message import DecodeError
 
-        header_cls, packet_cls = message_classes()
         first = next(iter(self._messages()), None)
         if first is None:
             raise self._error("missing PacketHeader: the file ends right after the magic number")
@@ -154,9 +154,9 @@ class Gem5Trace:
     # -- packets ------------------------------------------------------------------------
     def _iter_packets(self) -> Iterator[tuple[list[int], ...]]:
         """Batches of raw packet columns (tick, cmd, addr, size, flags, index, offset)."""
+        _, packet_cls = message_classes()
         from google.protobuf.message import DecodeError
 
-        _, packet_cls = message_classes()
         pkt = packet_cls()
         parse, initialized = pkt.ParseFromString, pkt.IsInitialized
         cols: tuple[list[int], ...] = ([], [], [], [], [], [], [])

@@ -103,3 +103,22 @@ def test_version_names():
     assert command_table("21").layout == "v20.1"
     with pytest.raises(InputError, match="unsupported gem5 version"):
         command_table("latest-ish")
+
+
+def test_without_protobuf_the_cli_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.gem5"
+    path.write_bytes(b"gem5")
+    code = (
+        "import sys; sys.modules['google'] = None; sys.modules['google.protobuf'] = None\n"
+        "from hermes_hw.cli.main import main\n"
+        f"sys.exit(main(['gem5', 'info', {str(path)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "hermes: error: reading or writing gem5 traces needs the optional 'protobuf' package: "
+        "pip install 'hermes-hw[gem5]' (or pip install protobuf)"
+    ]
