@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         f"python {platform.python_version()} ({sys.executable})",
         f"platform {platform.platform()}",
         _engine_line(),
+        __import__("ramulator_bridge.ramulator2").ramulator2.doctor_line(),
         f"C compiler: {shutil.which('cc') or shutil.which('gcc') or 'not found'}",
     ]
     for module in ("numpy", "cffi", "yaml", "pydantic", "pulp", "matplotlib", "tqdm"):
