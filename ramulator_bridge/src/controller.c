@@ -23,23 +23,61 @@ static int buf_push(hd_buffer *b, const hd_req *r) {
 
 static void refresh_cache(hd_system *s, hd_req *r) {
     r->cmd = hd_dev_preq(s, r->final_cmd, r->vec);
-    r->ready = hd_dev_ready_time(s, r->cmd, r->vec);
+    r->ready_local = hd_dev_req_ready(s, r);
 }
 
+/* Bring cached (command, ready time) up to date, recomputing only what the issued commands
+ * since the last call can have changed (see hd_inval). */
 static void recompute(hd_system *s, hd_ctrl *c) {
     hd_buffer *bufs[4] = {&c->activeq, &c->prioq, &c->readq, &c->writeq};
-    for (int k = 0; k < 4; k++)
-        for (int i = 0; i < bufs[k]->size; i++) refresh_cache(s, &bufs[k]->items[i]);
+    const hd_inval *inv = &c->inv;
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < bufs[k]->size; i++) {
+            hd_req *r = &bufs[k]->items[i];
+            if (inv->full || r->bank_node < 0) {
+                refresh_cache(s, r);
+                continue;
+            }
+            int hit = 0;
+            for (int j = 0; j < inv->n_banks; j++) hit |= inv->banks[j] == r->bank_node;
+            if (hit) {
+                refresh_cache(s, r);
+                continue;
+            }
+            uint32_t mask = 0; /* channel/rank changes need nothing: read live */
+            for (int j = 0; j < inv->n_bgs; j++)
+                if (inv->bgs[j] == r->bg_node) mask |= inv->bg_mask[j];
+            if (mask >> r->cmd & 1u) r->ready_local = hd_dev_req_ready(s, r);
+        }
+    }
+    memset(&c->inv, 0, sizeof c->inv);
     c->dirty = 0;
+}
+
+static void merge_inval(hd_ctrl *c, const hd_inval *last) {
+    hd_inval *inv = &c->inv;
+    c->dirty = 1;
+    if (inv->full) return;
+    if (last->full || inv->n_banks + last->n_banks > HD_INV_SLOTS ||
+        inv->n_bgs + last->n_bgs > HD_INV_SLOTS) {
+        inv->full = 1;
+        return;
+    }
+    inv->cmd_mask |= last->cmd_mask;
+    for (int j = 0; j < last->n_banks; j++) inv->banks[inv->n_banks++] = last->banks[j];
+    for (int j = 0; j < last->n_bgs; j++) {
+        inv->bgs[inv->n_bgs] = last->bgs[j];
+        inv->bg_mask[inv->n_bgs++] = last->bg_mask[j];
+    }
 }
 
 static void mark_dirty(hd_system *s, const hd_ctrl *c) {
     if (!s->cross_ctrl) {
-        s->ctrl[c->id].dirty = 1;
+        merge_inval(&s->ctrl[c->id], &s->last);
         return;
     }
     for (int k = 0; k < s->n_ctrl; k++)
-        if (s->ctrl[k].channel == c->channel) s->ctrl[k].dirty = 1;
+        if (s->ctrl[k].channel == c->channel) merge_inval(&s->ctrl[k], &s->last);
 }
 
 static void push_pending(hd_ctrl *c, int64_t depart, int64_t arrive, int64_t tag) {
@@ -74,7 +112,8 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     }
     hd_buffer *b = r->type == HD_REQ_WRITE ? &c->writeq : &c->readq;
     if (b->size > b->max_size) return 0;
-    if (!c->dirty) refresh_cache(s, r);
+    hd_dev_locate(s, r);
+    refresh_cache(s, r);
     b->items[b->size++] = *r;
     return 1;
 }
@@ -88,7 +127,8 @@ int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec
     r.arrive = s->clk;
     r.final_cmd = type == HD_REQ_REFRESH_ALL ? HD_CMD_REFAB
                   : type == HD_REQ_REFRESH_SAME_BANK ? HD_CMD_REFSB : HD_CMD_PRE;
-    if (!c->dirty) refresh_cache(s, &r);
+    hd_dev_locate(s, &r);
+    refresh_cache(s, &r);
     return buf_push(&c->prioq, &r);
 }
 
@@ -132,8 +172,8 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
     hd_buffer *buf = NULL;
     int idx = -1, found = 0;
     if (c->activeq.size) {
-        idx = s->scheduler->best(&c->activeq, clk);
-        if (c->activeq.items[idx].ready <= clk) {
+        idx = s->scheduler->best(s, &c->activeq, clk);
+        if (hd_req_ready(s, &c->activeq.items[idx]) <= clk) {
             found = 1;
             buf = &c->activeq;
         }
@@ -142,14 +182,14 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
         if (c->prioq.size) {
             buf = &c->prioq;
             idx = 0;
-            if (buf->items[0].ready > clk) return -1; /* blocks the read and write queues */
+            if (hd_req_ready(s, &buf->items[0]) > clk) return -1; /* blocks read/write queues */
             found = 1;
         } else {
             set_write_mode(s, c);
             buf = c->write_mode ? &c->writeq : &c->readq;
             if (buf->size) {
-                idx = s->scheduler->best(buf, clk);
-                found = buf->items[idx].ready <= clk;
+                idx = s->scheduler->best(s, buf, clk);
+                found = hd_req_ready(s, &buf->items[idx]) <= clk;
             }
         }
     }
@@ -223,9 +263,9 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     }
 }
 
-static int64_t min_ready(const hd_buffer *b) {
+static int64_t min_ready(const hd_system *s, const hd_buffer *b) {
     int64_t t = HD_NEVER;
-    for (int i = 0; i < b->size; i++) t = hd_min64(t, b->items[i].ready);
+    for (int i = 0; i < b->size; i++) t = hd_min64(t, hd_req_ready(s, &b->items[i]));
     return t;
 }
 
@@ -233,12 +273,12 @@ int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
     if (c->dirty) recompute(s, c);
     int64_t e = s->refresh->next_event(s, c);
     if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
-    e = hd_min64(e, min_ready(&c->activeq));
+    e = hd_min64(e, min_ready(s, &c->activeq));
     if (c->prioq.size) {
-        e = hd_min64(e, c->prioq.items[0].ready);
+        e = hd_min64(e, hd_req_ready(s, &c->prioq.items[0]));
     } else {
-        e = hd_min64(e, min_ready(&c->readq));
-        e = hd_min64(e, min_ready(&c->writeq));
+        e = hd_min64(e, min_ready(s, &c->readq));
+        e = hd_min64(e, min_ready(s, &c->writeq));
     }
     return hd_max64(e, s->clk + 1);
 }

@@ -35,6 +35,22 @@ int64_t hd_dev_ready_time(const hd_system *s, int cmd, const int32_t *vec) {
     return t;
 }
 
+void hd_dev_locate(const hd_system *s, hd_req *r) {
+    const hd_config *c = &s->cfg;
+    const int32_t *v = r->vec;
+    r->rank_node = v[1] >= 0 ? (int64_t)v[0] * c->ranks + v[1] : -1;
+    r->bg_node = (r->rank_node >= 0 && v[2] >= 0) ? r->rank_node * c->bankgroups + v[2] : -1;
+    r->bank_node = (r->bg_node >= 0 && v[3] >= 0) ? r->bg_node * c->banks + v[3] : -1;
+}
+
+/* Bankgroup/bank-level part of the ready time of the request's current command (the channel
+ * and rank levels are combined live by hd_req_ready). */
+int64_t hd_dev_req_ready(const hd_system *s, const hd_req *r) {
+    int cmd = r->cmd;
+    if (r->bank_node < 0 || CMD_SCOPE[cmd] != HD_LEVEL_BANK) return hd_dev_ready_time(s, cmd, r->vec);
+    return hd_max64(s->ready[2][r->bg_node * MC + cmd], s->ready[3][r->bank_node * MC + cmd]);
+}
+
 int hd_dev_classify(const hd_system *s, const int32_t *vec) {
     int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
     if (s->bank_state[bn] == HD_BANK_OPENED) return s->open_row[bn] == vec[4] ? 0 : 2;
@@ -73,9 +89,10 @@ int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec) {
     }
 }
 
-static void apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
+static uint32_t apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
     int hl = s->hist_len[level][cmd];
-    if (!hl) return;
+    uint32_t changed = 0;
+    if (!hl) return 0;
     int64_t *h = &s->history[level][(node * MC + cmd) * HD_MAX_WINDOW];
     if (hl > 1) memmove(h + 1, h, (size_t)(hl - 1) * sizeof(int64_t));
     h[0] = clk;
@@ -85,47 +102,64 @@ static void apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t
         int64_t past = h[cons[i].window - 1];
         if (past < 0) continue;
         int64_t fut = past + cons[i].latency;
-        if (fut > rd[cons[i].next]) rd[cons[i].next] = fut;
+        if (fut > rd[cons[i].next]) {
+            rd[cons[i].next] = fut;
+            changed |= 1u << cons[i].next;
+        }
     }
+    return changed;
 }
 
-static void apply_sibling(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
+static uint32_t apply_sibling(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
     int64_t *rd = &s->ready[level][node * MC];
     const hd_con *cons = s->scons[level][cmd];
+    uint32_t changed = 0;
     for (int i = 0, n = s->n_scons[level][cmd]; i < n; i++) {
         int64_t fut = clk + cons[i].latency;
-        if (fut > rd[cons[i].next]) rd[cons[i].next] = fut;
+        if (fut > rd[cons[i].next]) {
+            rd[cons[i].next] = fut;
+            changed |= 1u << cons[i].next;
+        }
     }
+    return changed;
 }
 
+/* Applies the constraints of `cmd` and records in s->last what changed. */
 static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
     const hd_config *c = &s->cfg;
+    hd_inval *inv = &s->last;
     if (!s->below[0][cmd]) return;
-    apply_target(s, 0, vec[0], cmd, clk);
+    inv->cmd_mask |= apply_target(s, 0, vec[0], cmd, clk);
     if (!s->below[1][cmd]) return;
     for (int r = 0; r < c->ranks; r++) {
         int64_t rn = (int64_t)vec[0] * c->ranks + r;
         if (vec[1] >= 0 && vec[1] != r) {
-            if (s->n_scons[1][cmd]) apply_sibling(s, 1, rn, cmd, clk);
+            if (s->n_scons[1][cmd]) inv->cmd_mask |= apply_sibling(s, 1, rn, cmd, clk);
             continue;
         }
-        apply_target(s, 1, rn, cmd, clk);
+        inv->cmd_mask |= apply_target(s, 1, rn, cmd, clk);
         if (!s->below[2][cmd]) continue;
         for (int g = 0; g < c->bankgroups; g++) {
             int64_t gn = rn * c->bankgroups + g;
             if (vec[2] >= 0 && vec[2] != g) {
-                if (s->n_scons[2][cmd]) apply_sibling(s, 2, gn, cmd, clk);
+                if (s->n_scons[2][cmd] && apply_sibling(s, 2, gn, cmd, clk)) inv->full = 1;
                 continue;
             }
-            apply_target(s, 2, gn, cmd, clk);
+            uint32_t m = apply_target(s, 2, gn, cmd, clk);
+            if (m) {
+                if (vec[2] < 0 || inv->n_bgs == HD_INV_SLOTS) inv->full = 1;
+                else { inv->bgs[inv->n_bgs] = gn; inv->bg_mask[inv->n_bgs++] = m; }
+            }
             if (!s->below[3][cmd]) continue;
             for (int b = 0; b < c->banks; b++) {
                 int64_t bn = gn * c->banks + b;
                 if (vec[3] >= 0 && vec[3] != b) {
-                    if (s->n_scons[3][cmd]) apply_sibling(s, 3, bn, cmd, clk);
+                    if (s->n_scons[3][cmd] && apply_sibling(s, 3, bn, cmd, clk)) inv->full = 1;
                     continue;
                 }
-                apply_target(s, 3, bn, cmd, clk);
+                if (apply_target(s, 3, bn, cmd, clk)) {
+                    if (vec[3] < 0 || vec[2] < 0) inv->full = 1;
+                }
             }
         }
     }
@@ -155,7 +189,14 @@ static void set_rank_banks(hd_system *s, int ch, int rank, int bank, int8_t stat
 
 void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
     int64_t clk = s->clk;
+    memset(&s->last, 0, sizeof s->last);
     update_timing(s, cmd, vec, clk);
+    if (vec[2] >= 0 && vec[3] >= 0) { /* the target bank: its state and ready times changed */
+        s->last.banks[0] = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+        s->last.n_banks = 1;
+    } else {
+        s->last.full = 1; /* rank-wide or same-bank commands change many banks */
+    }
     switch (cmd) {
     case HD_CMD_ACT: {
         int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
@@ -195,7 +236,10 @@ void hd_dev_tick(hd_system *s) {
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
                        HD_BANK_CLOSED);
         for (int k = 0; k < s->n_ctrl; k++)
-            if (s->ctrl[k].channel == f->channel) s->ctrl[k].dirty = 1;
+            if (s->ctrl[k].channel == f->channel) {
+                s->ctrl[k].dirty = 1;
+                s->ctrl[k].inv.full = 1;
+            }
         s->future[i] = s->future[--s->n_future];
     }
 }

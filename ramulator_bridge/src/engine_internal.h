@@ -11,11 +11,25 @@
 #define HD_LATENCY_BUCKETS 8192
 
 typedef struct {
-    int64_t arrive, tag, ready;   /* ready: cached earliest cycle `cmd` can issue */
+    int64_t arrive, tag;
+    int64_t ready_local;          /* cached bankgroup/bank-level ready time of `cmd` (the
+                                     channel/rank levels are read live: hd_req_ready) */
     uint64_t addr;
     int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
     int32_t type, final_cmd, cmd, stat_done;
+    int64_t rank_node, bg_node, bank_node;  /* flat node ids; -1 when the level is a wildcard */
 } hd_req;
+
+#define HD_INV_SLOTS 8
+/* What changed since a controller's cached ready times were computed. */
+typedef struct {
+    int full;                      /* recompute everything */
+    uint32_t cmd_mask;             /* commands whose channel/rank-level ready times changed */
+    int n_banks, n_bgs;
+    int64_t banks[HD_INV_SLOTS];   /* banks whose state or ready times changed */
+    int64_t bgs[HD_INV_SLOTS];
+    uint32_t bg_mask[HD_INV_SLOTS];
+} hd_inval;
 
 typedef struct {
     hd_req *items;
@@ -32,6 +46,7 @@ typedef struct hd_ctrl {
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
     int write_mode, dirty;
+    hd_inval inv;
     int64_t next_refresh;
 } hd_ctrl;
 
@@ -50,7 +65,7 @@ typedef struct hd_system hd_system;
 typedef struct {
     const char *name;
     /* index of the best request in buf at cycle clk (ready or not), or -1 if empty */
-    int (*best)(const hd_buffer *buf, int64_t clk);
+    int (*best)(const hd_system *sys, const hd_buffer *buf, int64_t clk);
 } hd_scheduler_impl;
 
 typedef struct {
@@ -84,6 +99,7 @@ struct hd_system {
     int n_scons[HD_NUM_LEVELS][HD_MAX_CMDS];
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
     int cross_ctrl;                          /* controllers share timing (host mode) */
+    hd_inval last;                           /* changes made by the last issued command */
     int8_t *bank_state;
     int32_t *open_row;
     int64_t *col_accesses;                   /* closed-row policy counters per bank */
@@ -93,7 +109,7 @@ struct hd_system {
     int n_ctrl;
     hd_ctrl *ctrl;
     /* units */
-    const hd_scheduler_impl *scheduler;
+    const hd_scheduler_impl *scheduler;  /* see hd_req_ready() for a request's ready time */
     const hd_rowpolicy_impl *rowpolicy;
     const hd_refresh_impl *refresh;
     const hd_mapper_impl *mapper;
@@ -112,6 +128,8 @@ struct hd_system {
 
 /* dram_device.c */
 int64_t hd_dev_ready_time(const hd_system *s, int cmd, const int32_t *vec);
+void hd_dev_locate(const hd_system *s, hd_req *r);
+int64_t hd_dev_req_ready(const hd_system *s, const hd_req *r);
 int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec);
 void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec);
 void hd_dev_tick(hd_system *s);
@@ -133,5 +151,13 @@ const hd_mapper_impl *hd_mapper_impl_get(int id);
 
 static inline int64_t hd_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t hd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Earliest cycle the request's current command may issue: its cached bankgroup/bank part and
+ * the live channel and rank ready times. */
+static inline int64_t hd_req_ready(const hd_system *s, const hd_req *r) {
+    int cmd = r->cmd;
+    int64_t t = hd_max64(r->ready_local, s->ready[0][(int64_t)r->vec[0] * HD_MAX_CMDS + cmd]);
+    return hd_max64(t, s->ready[1][r->rank_node * HD_MAX_CMDS + cmd]);
+}
 
 #endif

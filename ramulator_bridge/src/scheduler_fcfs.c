@@ -2,7 +2,8 @@
  * whether or not its next command is ready; nothing younger may overtake it. */
 #include "engine_internal.h"
 
-static int fcfs_best(const hd_buffer *buf, int64_t clk) {
+static int fcfs_best(const hd_system *s, const hd_buffer *buf, int64_t clk) {
+    (void)s;
     (void)clk;
     int best = -1;
     for (int i = 0; i < buf->size; i++)

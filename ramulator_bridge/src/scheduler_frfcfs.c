@@ -2,11 +2,11 @@
  * cycle first, then the earliest arrival (then buffer order). Ready-first, not row-hit-first. */
 #include "engine_internal.h"
 
-static int frfcfs_best(const hd_buffer *buf, int64_t clk) {
+static int frfcfs_best(const hd_system *s, const hd_buffer *buf, int64_t clk) {
     int best = -1, best_ready = 0;
     for (int i = 0; i < buf->size; i++) {
         const hd_req *r = &buf->items[i];
-        int ready = r->ready <= clk;
+        int ready = hd_req_ready(s, r) <= clk;
         if (best < 0) {
             best = i;
             best_ready = ready;
