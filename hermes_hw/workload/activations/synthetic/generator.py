@@ -1,0 +1,251 @@
+"""The synthetic activation source, calibrated per model (``activity:`` in the model YAML).
+
+Mechanism (all draws from one seeded ``numpy.random.Generator`` per request):
+
+* Frequencies: each block gets a capped power law (``calibration.solve_power_law``) with the
+  block's mean active fraction from the depth profile and the target concentration. Each request
+  (sequence) jitters the ranks (log-rank noise ``sequence_rank_jitter``, one perturbation per
+  request shared by all layers), so hot sets of different sequences overlap by ~90%
+  (PowerInfer sec. 3.1) rather than 100%.
+* Token persistence: per token a neuron keeps its previous state with probability ``q``, else
+  redraws Bernoulli(p). Both choices use one uniform ``w``: keep if ``w < q``, else fire iff
+  ``w < q + (1 - q) p``.
+* Layer correlation: neuron ``k`` of layer ``l`` has the parent ``2 * (k // 2)`` in the same-kind
+  block of layer ``l - 1`` (internal order = base frequency rank, so parents have the same
+  frequency rank). With probability ``layer_coupling`` a neuron re-uses its parent's ``w`` of the
+  same token, so it makes the same keep/redraw decision and, with a similar frequency, the same
+  firing decision. Siblings ``2i`` and ``2i + 1`` share a parent, so every neuron has two
+  correlated neurons in the previous layer (the paper's top-2 correlation table). Re-using a
+  uniform keeps each neuron's own marginal process unchanged, so the frequency and persistence
+  targets hold exactly whatever the coupling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hermes_hw.errors import InputError
+from hermes_hw.workload.activations.base import (
+    ActivationSource,
+    ActivationTrace,
+    BlockLayout,
+    register_source,
+)
+from hermes_hw.workload.activations.synthetic.calibration import (
+    discrete_frequencies,
+    persistence_from_targets,
+    piecewise,
+    solve_power_law,
+)
+from hermes_hw.workload.models.spec import ActivityProfile, ModelSpec
+
+_SCALE = 65536  # uniforms are uint16: resolution 1/65536
+_CHUNK_ELEMENTS = 1 << 20  # tokens x neurons per generation step (keeps arrays in cache)
+
+
+def block_targets(model: ModelSpec, profile: ActivityProfile) -> np.ndarray:
+    """Mean active fraction of every block (model.blocks order)."""
+    n = model.num_layers
+    att = piecewise([b.depth for b in profile.attention_active_fraction],
+                    [b.value for b in profile.attention_active_fraction], n)
+    mlp = piecewise([b.depth for b in profile.mlp_active_fraction],
+                    [b.value for b in profile.mlp_active_fraction], n)
+    return np.array([att[g.layer] if g.kind == "attention" else mlp[g.layer]
+                     for g in model.blocks])
+
+
+def _smooth_over_jitter(p_sorted: np.ndarray, sigma: float) -> np.ndarray:
+    """Expected frequency at each base rank over sequences (Gauss-Hermite over the jitter)."""
+    if sigma == 0:
+        return p_sorted.copy()
+    n = len(p_sorted)
+    log_rank = np.log(np.arange(n) + 1.0)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(12)
+    weights = weights / weights.sum()
+    out = np.zeros(n)
+    for z, wt in zip(nodes, weights, strict=True):
+        out += wt * np.interp(log_rank + sigma * z, log_rank, p_sorted)
+    return out
+
+
+@register_source("synthetic")
+class SyntheticSource(ActivationSource):
+    """Calibrated synthetic activations (see the module docstring and docs/workload.md).
+
+    ``profile`` overrides the model's ``activity:`` block; ``mlp_frequencies`` (one array per
+    layer, e.g. imported PowerInfer counts) replaces the power law of the MLP blocks.
+    """
+
+    def __init__(
+        self,
+        profile: ActivityProfile | None = None,
+        mlp_frequencies: list[np.ndarray] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.mlp_frequencies = mlp_frequencies
+
+    # -- calibration -------------------------------------------------------------------------
+    def _profile(self, model: ModelSpec) -> ActivityProfile:
+        profile = self.profile or model.config.activity
+        if profile is None:
+            raise InputError(
+                f"model '{model.id}' has no 'activity:' calibration, so the synthetic source "
+                "cannot be used; add one (see configs/models/llama2-70b.yaml) or import masks"
+            )
+        return profile
+
+    def base_frequencies(self, model: ModelSpec) -> list[np.ndarray]:
+        """Per-block within-sequence frequencies, sorted descending (internal order)."""
+        profile = self._profile(model)
+        means = block_targets(model, profile)
+        x0, s = solve_power_law(means, np.full(len(means), profile.concentration),
+                                profile.max_frequency)
+        out = []
+        for b, g in enumerate(model.blocks):
+            if g.kind == "mlp" and self.mlp_frequencies is not None:
+                out.append(np.sort(np.clip(self.mlp_frequencies[g.layer], 0, 1))[::-1].copy())
+            else:
+                out.append(discrete_frequencies(g.count, means[b], x0[b], s[b],
+                                                profile.max_frequency))
+        return out
+
+    # -- generation --------------------------------------------------------------------------
+    def trace(
+        self, model: ModelSpec, *, prompt_tokens: int, decode_tokens: int, batch: int = 1,
+        seed: int = 0,
+    ) -> ActivationTrace:
+        profile = self._profile(model)
+        tokens = prompt_tokens + decode_tokens
+        if tokens < 1 or batch < 1:
+            raise InputError(f"need at least one token and one request (got {tokens}, {batch})")
+        layout = BlockLayout.for_model(model)
+        base = self.base_frequencies(model)
+        q = persistence_from_targets(profile.adjacent_overlap, profile.concentration)
+        keep_thr = np.uint16(min(round(q * _SCALE), _SCALE - 1))
+        couple_thr = np.uint8(min(round(profile.layer_coupling * 256), 255))
+        bits = np.zeros((tokens, layout.total_bits // 8), dtype=np.uint8)
+        id_rng = np.random.default_rng([seed, 0x1D])
+        neuron_ids = [id_rng.permutation(g.count).astype(np.int32) for g in model.blocks]
+
+        # per-block, per-request thresholds (uint16 fixed point)
+        plan = []
+        for request in range(batch):
+            rng = np.random.default_rng([seed, request])
+            per_block = []
+            orders: dict[tuple[str, int], np.ndarray] = {}
+            for b, g in enumerate(model.blocks):
+                # one rank perturbation per request and kind, shared by all layers, so a
+                # neuron and its previous-layer parent keep the same rank in this sequence
+                key = (g.kind, g.count)
+                if key not in orders:
+                    orders[key] = self._sequence_order(g.count, profile.sequence_rank_jitter, rng)
+                p_seq = np.empty_like(base[b])
+                p_seq[orders[key]] = base[b]
+                fire0 = np.minimum(np.floor(p_seq * _SCALE), _SCALE - 1).astype(np.uint16)
+                fresh = np.minimum(np.floor((q + (1 - q) * p_seq) * _SCALE),
+                                   _SCALE - 1).astype(np.uint16)
+                per_block.append((fire0, fresh))
+            plan.append((rng, per_block))
+        chunk = max(1, min(tokens, _CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
+        for request, (rng, per_block) in enumerate(plan):
+            last_state: list[np.ndarray | None] = [None] * len(model.blocks)
+            for t0 in range(0, tokens, chunk):
+                t1 = min(tokens, t0 + chunk)
+                prev_w: dict[str, np.ndarray] = {}
+                for b, g in enumerate(model.blocks):
+                    w = self._uniforms(rng, t1 - t0, g.count, prev_w.get(g.kind),
+                                       couple_thr if profile.layer_coupling > 0 else None)
+                    prev_w[g.kind] = w
+                    fire0, fresh = per_block[b]
+                    packed, last_state[b] = self._markov(w, fire0, fresh, keep_thr,
+                                                         last_state[b])
+                    lo = int(layout.byte_offsets[b])
+                    dest = bits[t0:t1, lo:lo + packed.shape[1]]
+                    if request == 0:
+                        dest[:] = packed
+                    else:
+                        dest |= packed
+        return ActivationTrace(
+            model=model,
+            layout=layout,
+            bits=bits,
+            prompt_tokens=prompt_tokens,
+            batch=batch,
+            neuron_ids=neuron_ids,
+            offline_frequencies=self._offline(model, layout, base, profile),
+            partner_candidates=self._candidates(model, layout),
+            source="synthetic",
+            meta={"persistence_q": q, "layer_coupling": profile.layer_coupling,
+                  "block_targets": block_targets(model, profile)},
+        )
+
+    @staticmethod
+    def _sequence_order(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
+        """Base ranks in this sequence's frequency order (log-rank noise ``sigma``)."""
+        if sigma == 0:
+            return np.arange(n)
+        key = np.log(np.arange(n) + 1.0) + sigma * rng.standard_normal(n)
+        return np.argsort(key, kind="stable")
+
+    @staticmethod
+    def _uniforms(rng, tokens: int, n: int, parent: np.ndarray | None, couple_thr):
+        """This block's uniforms ``w`` (tokens x n, uint16): own draws, or the parent's
+        (neuron ``k``'s parent is ``2 * (k // 2)``) with probability ``layer_coupling``."""
+        own = rng.bit_generator.random_raw(-(-tokens * n // 4)).view(np.uint16)
+        own = own[: tokens * n].reshape(tokens, n)
+        if parent is None or couple_thr is None or parent.shape[1] != n or n % 2:
+            return own
+        raw = rng.bit_generator.random_raw(-(-tokens * n // 16)).view(np.uint8)
+        inherit = raw[: tokens * n // 2] < couple_thr  # one decision per sibling pair
+        # blend on uint32 pairs: lane 2k (low half) of the parent is the parent of 2k and 2k+1
+        own32 = own.view(np.uint32)
+        par = np.ascontiguousarray(parent).view(np.uint32).reshape(-1) & np.uint32(0xFFFF)
+        par |= par << np.uint32(16)
+        mask = inherit.view(np.uint8).astype(np.uint32)
+        mask *= np.uint32(0xFFFFFFFF)
+        par ^= own32.reshape(-1)
+        par &= mask
+        par ^= own32.reshape(-1)
+        return par.view(np.uint16).reshape(tokens, n)
+
+    @staticmethod
+    def _markov(w, fire0, fresh, keep_thr, state):
+        """Keep-or-redraw chain over a chunk of tokens; returns (packed bits, last state).
+
+        ``state`` is the packed state before the chunk (None: draw token 0 stationary)."""
+        fires = np.packbits(w < fresh, axis=1, bitorder="little")
+        redraw = np.packbits(w >= keep_thr, axis=1, bitorder="little")
+        out = np.empty_like(fires)
+        if state is None:
+            out[0] = np.packbits(w[0] < fire0, bitorder="little")
+        else:
+            np.bitwise_or(state, redraw[0], out=out[0])
+            out[0] &= fires[0]
+        for t in range(1, w.shape[0]):
+            np.bitwise_or(out[t - 1], redraw[t], out=out[t])
+            out[t] &= fires[t]
+        return out, out[-1].copy()
+
+    @staticmethod
+    def _offline(model, layout, base, profile) -> np.ndarray:
+        freqs = np.zeros(layout.total_bits, dtype=np.float32)
+        for b in range(len(model.blocks)):
+            freqs[layout.block_slice(b)] = _smooth_over_jitter(base[b],
+                                                               profile.sequence_rank_jitter)
+        return freqs
+
+    @staticmethod
+    def _candidates(model: ModelSpec, layout: BlockLayout) -> np.ndarray:
+        """Previous-layer candidates per neuron: its sibling pair and the next pair (flat ids)."""
+        cand = np.full((layout.total_bits, 4), -1, dtype=np.int32)
+        last: dict[str, int] = {}
+        for b, g in enumerate(model.blocks):
+            if g.kind in last and model.blocks[last[g.kind]].count == g.count:
+                k = np.arange(g.count)
+                base = 2 * (k // 2)
+                start = int(layout.bit_offsets[last[g.kind]])
+                for c, off in enumerate((0, 1, 2, 3)):
+                    idx = base + off
+                    cand[layout.block_slice(b), c] = np.where(idx < g.count, start + idx, -1)
+            last[g.kind] = b
+        return cand
