@@ -184,7 +184,7 @@ def _compile(install: Ramulator2Install, module_name: str, target_dir: Path) -> 
         include_dirs=[str(HERE), *map(str, install.include_dirs)],
         library_dirs=[str(install.library.parent)],
         libraries=["ramulator", *_needed_libraries(install.library)],
-        extra_compile_args=["-std=c++20", "-O2", "-w"],
+        extra_compile_args=["-std=c++20", "-O2", "-g0", "-w"],
         extra_link_args=[f"-Wl,-rpath,{install.library.parent}"],
     )
     with tempfile.TemporaryDirectory(prefix="build-", dir=target_dir) as tmp:
