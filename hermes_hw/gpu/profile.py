@@ -137,9 +137,9 @@ class GpuProfile(BaseModel):
         CitedFraction,
     )
     kernel_overhead_ns: CitedFloat = _default(
-        2000.0,
-        "assumed 2 us device-side launch latency + ramp/tail per kernel (order of the H100 "
-        "measurement in docs/gpu_model.md); `hermes gpu calibrate` measures it",
+        1000.0,
+        "assumed 1.0 us per kernel, the empty-kernel time measured on an H100 (CUDA-graph "
+        "replay, docs/gpu_model.md); `hermes gpu calibrate` measures it",
     )
     launch_enqueue_ns: CitedFloat = _default(
         2800.0, "peers.md §5: about 2.6-3.0 us to enqueue a kernel (public measurements)"

@@ -54,10 +54,16 @@ class PcieConfig(BaseModel):
         "midpoint of the 26.3-27.1 GB/s nvbandwidth reports for a 4090 (peers.md §5)",
     )
     latency_ns: float = Field(
-        2000.0,
+        2700.0,
         ge=0,
-        description="fixed cost per transfer in ns (DMA set-up + completion); assumed 2 us, "
-        "replace by a `hermes gpu calibrate` measurement",
+        description="fixed cost per host->GPU transfer in ns (DMA set-up + completion); default "
+        "2.7 us, measured on an H100 host (docs/gpu_model.md), assumed similar elsewhere",
+    )
+    d2h_latency_ns: float | None = Field(
+        1900.0,
+        ge=0,
+        description="fixed cost per GPU->host transfer in ns; None: same as latency_ns; default "
+        "1.9 us, measured on an H100 host (docs/gpu_model.md)",
     )
     bandwidth_override_gbps: float | None = Field(
         None,
@@ -76,6 +82,12 @@ class PcieConfig(BaseModel):
         if self.bandwidth_override_gbps is not None:
             return self.bandwidth_override_gbps
         return PCIE_LANE_GBPS[self.generation] * self.lanes
+
+    def latency(self, direction: Direction) -> float:
+        """Fixed cost of one transfer in ``direction``, ns."""
+        if direction == "d2h" and self.d2h_latency_ns is not None:
+            return self.d2h_latency_ns
+        return self.latency_ns
 
     def effective_gbps(self, direction: Direction) -> float:
         """Achievable per-direction bandwidth for large transfers, GB/s."""
@@ -99,7 +111,7 @@ class PcieLink:
             raise ValueError(f"nbytes must be >= 0, got {nbytes}")
         if nbytes == 0:
             return 0.0
-        return self.config.latency_ns + nbytes / self.config.effective_gbps(direction)
+        return self.config.latency(direction) + nbytes / self.config.effective_gbps(direction)
 
     def transfer(
         self,
