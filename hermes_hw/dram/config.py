@@ -121,10 +121,12 @@ class ControllerConfig(_Strict):
     """Ramulator2 v2.0a 'Generic' controller."""
 
     impl: Literal["Generic"] = Field("Generic", description="controller model")
-    wr_low_watermark: float = Field(0.2, ge=0, le=1, description="leave write mode below (fraction)")
-    wr_high_watermark: float = Field(0.8, ge=0, le=1, description="enter write mode above (fraction)")
+    wr_low_watermark: float = Field(
+        0.2, ge=0, le=1, description="leave write mode below (fraction of write queue)")
+    wr_high_watermark: float = Field(
+        0.8, ge=0, le=1, description="enter write mode above (fraction of write queue)")
     read_buffer_size: int = Field(
-        32, ge=1, description="read queue max_size (Ramulator2 ReqBuffer: holds max_size+1 requests)"
+        32, ge=1, description="read queue max_size (Ramulator2 ReqBuffer: holds max_size+1)"
     )
     write_buffer_size: int = Field(32, ge=1, description="write queue max_size (as above)")
     active_buffer_size: int = Field(32, ge=1, description="active buffer max_size (as above)")

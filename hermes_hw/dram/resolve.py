@@ -17,7 +17,7 @@ class ResolvedDram:
     """Everything the engines need, with units in the names."""
 
     standard: Standard
-    org: dict[str, int]            # channel, rank, bankgroup, bank, row, column (device cols), dq, density
+    org: dict[str, int]  # channel, rank, bankgroup, bank, row, column (device), dq, density
     transactions_per_row: int      # columns / internal prefetch
     tx_bytes: int                  # bytes per RD/WR
     timings: dict[str, int]        # nXXX in cycles (plus rate in MT/s)

@@ -83,7 +83,9 @@ def load_standard(name: str) -> Standard:
         k: dict(zip(ORG_FIELDS, v, strict=True)) for k, v in raw["org_presets"].items()
     }
     fields = tuple(raw["timing_fields"])
-    timing_presets = {k: dict(zip(fields, v, strict=True)) for k, v in raw["timing_presets"].items()}
+    timing_presets = {
+        k: dict(zip(fields, v, strict=True)) for k, v in raw["timing_presets"].items()
+    }
     constraints = tuple(
         Constraint(
             level=c["level"],

@@ -49,7 +49,8 @@ def test_derived_neuron_groups_and_bytes_fp16_and_int8():
     assert spec.kv_bytes_per_token == 2 * 80 * 8 * 128 * 2  # K and V, GQA 8 KV heads, FP16
     int8 = load_model("llama2-70b", dtype="int8")
     assert int8.weight_bytes * 2 == spec.weight_bytes
-    assert load_model("llama2-70b", dtype="int4").neuron_group("mlp", 3).bytes_per_neuron == 3 * 8192 // 2
+    group = load_model("llama2-70b", dtype="int4").neuron_group("mlp", 3)
+    assert group.bytes_per_neuron == 3 * 8192 // 2
     assert spec.weight_bytes == spec.params * 2
     assert spec.neuron_bytes + spec.dense_bytes == spec.weight_bytes
 
@@ -91,7 +92,9 @@ def test_hf_config_json_opt_and_falcon(tmp_path):
 
 
 def test_hf_config_missing_key_names_file_and_key(tmp_path):
-    path = _write_json(tmp_path, {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4})
+    path = _write_json(
+        tmp_path, {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4}
+    )
     with pytest.raises(InputError, match=r"config.json: missing key 'intermediate_size'"):
         load_model(str(path))
 

@@ -38,7 +38,9 @@ def solve_power_law(
     ``mean * 1.05`` where it is not reachable (a block more active than the plateau).
     """
     mean = np.asarray(mean, dtype=float)
-    target = np.maximum(np.asarray(concentration, dtype=float), np.minimum(mean * 1.05, pmax * 0.99))
+    target = np.maximum(
+        np.asarray(concentration, dtype=float), np.minimum(mean * 1.05, pmax * 0.99)
+    )
     s_lo, s_hi = np.full_like(mean, 1e-3), np.full_like(mean, 60.0)
 
     def x0_for(s: np.ndarray) -> np.ndarray:
