@@ -4,7 +4,7 @@ The config (a validated ``DramConfig``) is turned back into Ramulator2 YAML, les
 extensions, and handed to Ramulator's own factory through our shim (shim.cpp). Replay runs in
 C++ with the feeding of Ramulator2's LoadStoreTrace frontend, so cycle counts and statistics are
 Ramulator's own. A hermes-hw feature that Ramulator 2.0 does not model is an error here, never a
-silent difference.
+silent difference; NDP access is emulated exactly (one Ramulator channel per rank, NdpRemap).
 """
 
 from __future__ import annotations
@@ -41,23 +41,81 @@ class Ramulator2Unsupported(InputError):
     """A config feature of hermes-hw that Ramulator 2.0 does not have."""
 
 
-def ramulator_config(cfg: Any) -> tuple[dict[str, Any], int]:
-    """(Ramulator2 YAML mapping, frontend clock ratio) for a validated DramConfig.
+class NdpRemap:
+    """NDP access mode on Ramulator 2.0: every rank becomes a channel of its own.
+
+    hermes-hw's NDP mode gives each rank its own controller and data path (the channel-level
+    constraints apply per rank, the rank-to-rank ones vanish), which is exactly a memory system
+    with channels x ranks single-rank channels. Under RoBaRaCoCh the fields above the 64 B offset
+    are, from the least significant bit, channel, column, rank, ...; this moves the rank bits
+    next to the channel bits, so that Ramulator's channel index is channel * ranks + rank (the
+    built-in engine's controller order) and every other field keeps its value and position.
+    """
+
+    def __init__(self, channels: int, ranks: int, transactions_per_row: int, tx_bytes: int):
+        for name, value in (("channel", channels), ("rank", ranks),
+                            ("transactions per row", transactions_per_row),
+                            ("transaction bytes", tx_bytes)):
+            if value < 1 or value & (value - 1):
+                raise Ramulator2Unsupported(
+                    f"NDP access on Ramulator2 needs power-of-two sizes; {name} is {value}")
+        self.channels, self.ranks = channels, ranks
+        self.off = tx_bytes.bit_length() - 1
+        self.chb = channels.bit_length() - 1
+        self.colb = transactions_per_row.bit_length() - 1
+        self.rkb = ranks.bit_length() - 1
+
+    def addresses(self, addrs: np.ndarray) -> np.ndarray:
+        """Byte addresses of our mapping -> byte addresses for Ramulator's channel-per-rank one."""
+        a = np.asarray(addrs, dtype=np.uint64)
+        u = np.uint64
+        x = a >> u(self.off)
+        ch = x & u((1 << self.chb) - 1)
+        col = (x >> u(self.chb)) & u((1 << self.colb) - 1)
+        rk = (x >> u(self.chb + self.colb)) & u((1 << self.rkb) - 1)
+        rest = x >> u(self.chb + self.colb + self.rkb)
+        low = self.chb + self.rkb
+        y = (ch << u(self.rkb)) | rk | (col << u(low)) | (rest << u(low + self.colb))
+        return (y << u(self.off)) | (a & u((1 << self.off) - 1))
+
+    def address(self, addr: int) -> int:
+        return int(self.addresses(np.array([addr], dtype=np.uint64))[0])
+
+    def commands(self, records: np.ndarray) -> None:
+        """Ramulator's channel index in a command log back to (channel, rank), in place."""
+        ch = records["channel"].copy()
+        records["channel"] = ch >> self.rkb
+        records["rank"] = np.where(records["rank"] >= 0, ch & (self.ranks - 1), -1)
+
+
+def ramulator_config(
+    cfg: Any, resolved: Any = None
+) -> tuple[dict[str, Any], int, NdpRemap | None]:
+    """(Ramulator2 YAML mapping, frontend clock ratio, NDP remap) for a validated DramConfig.
 
     Controller plugins are left out: CommandCounter and TraceRecorder outputs are produced by
     hermes-hw from this backend's command counts and command log, exactly as for the built-in
-    engine (Ramulator would write them relative to the working directory at exit).
+    engine (Ramulator would write them relative to the working directory at exit). NDP access
+    (``resolved`` needed) becomes one Ramulator channel per rank, see NdpRemap.
     """
     data = cfg.model_dump(exclude_none=True)
     source = getattr(cfg, "source", None)
     mem = data["MemorySystem"]
-    if mem.get("access_mode", "host") != "host":
-        raise Ramulator2Unsupported(
-            f"MemorySystem.access_mode: '{mem['access_mode']}' is a hermes-hw extension that "
-            "Ramulator 2.0 does not model (its ranks always share the channel bus); use "
-            "backend 'builtin' for NDP access",
-            source=source,
-        )
+    remap = None
+    if mem.get("access_mode", "host") == "ndp":
+        mapper = mem.get("AddrMapper", {}).get("impl", "RoBaRaCoCh")
+        if mapper != "RoBaRaCoCh" or resolved is None:
+            raise Ramulator2Unsupported(
+                "MemorySystem.access_mode: 'ndp' on Ramulator 2.0 is emulated with one channel "
+                f"per rank, which needs AddrMapper RoBaRaCoCh (got {mapper}); use backend "
+                "'builtin'",
+                source=source,
+            )
+        org = resolved.org
+        remap = NdpRemap(int(org["channel"]), int(org["rank"]),
+                         int(resolved.transactions_per_row), int(resolved.tx_bytes))
+        mem["DRAM"]["org"]["channel"] = remap.channels * remap.ranks
+        mem["DRAM"]["org"]["rank"] = 1
     for key in HERMES_ONLY_KEYS:
         mem.pop(key, None)
     ctrl = mem["Controller"]
@@ -74,7 +132,7 @@ def ramulator_config(cfg: Any) -> tuple[dict[str, Any], int]:
     if row_policy.get("impl") != "ClosedRowPolicy":
         row_policy.pop("cap", None)
     frontend = data.get("Frontend") or {}
-    return {"MemorySystem": mem}, int(frontend.get("clock_ratio", 1))
+    return {"MemorySystem": mem}, int(frontend.get("clock_ratio", 1)), remap
 
 
 def _pairs_loader() -> type[yaml.SafeLoader]:
@@ -133,11 +191,12 @@ class Ramulator2Backend:
         self,
         cfg: Any,
         *,
+        resolved: Any = None,
         command_log: bool = False,
         record_completions: bool = False,
         root: str | None = None,
     ) -> None:
-        config, frontend_ratio = ramulator_config(cfg)
+        config, frontend_ratio, self._remap = ramulator_config(cfg, resolved)
         self.install = find_install(root)
         ffi, lib = shim(self.install.root)
         self._ffi, self._lib = ffi, lib
@@ -196,6 +255,8 @@ class Ramulator2Backend:
         if not 0 <= addr < self._capacity:
             raise ValueError(f"address {addr:#x} is beyond the memory capacity")
         tag = tag if self._record else -1
+        if self._remap is not None:
+            addr = self._remap.address(addr)
         r = self._lib.hr2_send(self._live, addr, int(is_write), tag, self._err, _ERR_LEN)
         return bool(self._check(r, "send"))
 
@@ -219,6 +280,8 @@ class Ramulator2Backend:
         beyond = np.flatnonzero(a >= np.uint64(self._capacity))
         if beyond.size:
             return -(int(beyond[0]) + 1)
+        if self._remap is not None:
+            a = self._remap.addresses(a)
         arr = ffi.NULL
         if arrival_cycles is not None:
             t = np.ascontiguousarray(arrival_cycles, dtype=np.int64)
@@ -276,6 +339,8 @@ class Ramulator2Backend:
             self._lib.hr2_take_commands(self._live, buf, n)
             to_builtin = np.array([COMMAND_IDS.get(c, -1) for c in self._commands], np.int32)
             out["cmd"] = to_builtin[out["cmd"]]
+            if self._remap is not None:
+                self._remap.commands(out)
         return out
 
     def _stats(self, which: int) -> dict[str, Any] | None:
@@ -338,7 +403,7 @@ class Ramulator2Backend:
 
 def create_backend(resolved: Any, cfg: Any, **kw: Any) -> Ramulator2Backend:
     """Registry hook used by hermes_hw.dram.memory_system.BACKENDS['ramulator2']."""
-    backend = Ramulator2Backend(cfg, **kw)
+    backend = Ramulator2Backend(cfg, resolved=resolved, **kw)
     expected = getattr(resolved, "capacity_bytes", None)
     if expected is not None and int(expected) != backend.capacity_bytes():
         backend.close()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hermes_hw.cli.main import main
 from hermes_hw.dram.config import parse_config
 from hermes_hw.dram.memory_system import MemorySystem
+from hermes_hw.dram.resolve import resolve
 from hermes_hw.errors import InputError
 from ramulator_bridge.ramulator2 import doctor_line, find_install
 from ramulator_bridge.ramulator2.backend import (
+    NdpRemap,
     Ramulator2Unsupported,
     flatten_stats,
     ramulator_config,
@@ -89,7 +92,8 @@ def test_folder_checks(tmp_path):
 
 
 def test_config_translation_drops_hermes_extensions_and_plugins():
-    config, frontend_ratio = ramulator_config(_cfg(clock_ratio=200))
+    config, frontend_ratio, remap = ramulator_config(_cfg(clock_ratio=200))
+    assert remap is None
     mem = config["MemorySystem"]
     assert frontend_ratio == 1 and mem["clock_ratio"] == 200
     assert "access_mode" not in mem and "backend" not in mem
@@ -103,14 +107,17 @@ def test_closed_row_cap_is_kept():
     cfg = _cfg()
     cfg.MemorySystem.Controller.RowPolicy.impl = "ClosedRowPolicy"
     cfg.MemorySystem.Controller.RowPolicy.cap = 1
-    config, _ = ramulator_config(cfg)
+    config, _, _ = ramulator_config(cfg)
     assert config["MemorySystem"]["Controller"]["RowPolicy"] == {
         "impl": "ClosedRowPolicy", "cap": 1}
 
 
 def test_features_ramulator_lacks_are_errors():
     with pytest.raises(Ramulator2Unsupported, match="access_mode"):
-        ramulator_config(_cfg(access_mode="ndp"))
+        ramulator_config(_cfg(access_mode="ndp"))  # NDP needs the resolved organisation
+    ndp = _cfg(access_mode="ndp", AddrMapper={"impl": "MOP4CLXOR"})
+    with pytest.raises(Ramulator2Unsupported, match="RoBaRaCoCh"):
+        ramulator_config(ndp, resolve(ndp))
     cfg = _cfg()
     cfg.MemorySystem.Controller.read_buffer_size = 64
     with pytest.raises(Ramulator2Unsupported, match="read_buffer_size"):
@@ -135,3 +142,30 @@ MemorySystem:
     flat = flatten_stats(text)
     assert flat == {"memory_system_cycles": 10, "row_hits_0": 3, "avg_read_latency_0": 1.5,
                     "row_hits_1": 4}
+
+
+def test_ndp_config_has_one_channel_per_rank():
+    cfg = _cfg(access_mode="ndp")
+    cfg.MemorySystem.DRAM.org.channel = 2
+    cfg.MemorySystem.DRAM.org.rank = 4
+    config, _, remap = ramulator_config(cfg, resolve(cfg))
+    assert config["MemorySystem"]["DRAM"]["org"] == {
+        "preset": "DDR4_8Gb_x8", "channel": 8, "rank": 1}
+    assert (remap.channels, remap.ranks) == (2, 4)
+
+
+def test_ndp_remap_moves_rank_bits_next_to_channel_bits():
+    # DDR4_8Gb_x8, 2 channels, 4 ranks; bits above the 6 offset bits: ch 1, col 7, rank 2, ...
+    remap = NdpRemap(channels=2, ranks=4, transactions_per_row=128, tx_bytes=64)
+    ch, col, rank, rest, offset = 1, 0b1010101, 0b10, 0b111001, 5
+    ours = offset | ch << 6 | col << 7 | rank << 14 | rest << 16
+    # Ramulator: channel' = ch * ranks + rank in 3 bits, then the column, then the rest
+    theirs = offset | (ch * 4 + rank) << 6 | col << 9 | rest << 16
+    assert remap.address(ours) == theirs
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2**36, 10_000, dtype=np.uint64)
+    assert len(set(remap.addresses(a).tolist())) == len(set(a.tolist()))  # a bijection
+    rec = np.zeros(2, dtype=[("channel", "<i4"), ("rank", "<i4")])
+    rec["channel"], rec["rank"] = [6, 3], [0, -1]
+    remap.commands(rec)
+    assert rec["channel"].tolist() == [1, 0] and rec["rank"].tolist() == [2, -1]
