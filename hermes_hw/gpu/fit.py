@@ -17,6 +17,7 @@ Fitting protocol (every case is tagged ``fit`` or ``check``; check cases are nev
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Literal
@@ -160,12 +161,19 @@ def assumed_flops_curve(peak_tflops: float, cap: float = 0.8) -> EfficiencyCurve
 
 
 def _merge_points(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sort by size, average points of equal size, clamp efficiencies to (0, 1]."""
+    """Sort by size, average points of equal size, clamp efficiencies to (0, 1], and lower any
+    efficiency that would make a larger kernel faster than a smaller one (noise)."""
     by_size: dict[float, list[float]] = {}
     for size, eff in points:
         by_size.setdefault(float(size), []).append(eff)
-    return [(size, round(min(max(statistics.fmean(effs), 1e-4), 1.0), 4))
-            for size, effs in sorted(by_size.items())]
+    merged: list[tuple[float, float]] = []
+    for size, effs in sorted(by_size.items()):
+        eff = min(max(statistics.fmean(effs), 1e-4), 1.0)
+        if merged:
+            prev_size, prev_eff = merged[-1]
+            eff = min(eff, prev_eff * size / prev_size)
+        merged.append((size, eff))
+    return [(size, math.floor(eff * 1e4) / 1e4 if eff >= 2e-4 else eff) for size, eff in merged]
 
 
 def _times(measurements: list[Measurement], kernel: str, role: Role = "fit") -> list[Measurement]:

@@ -50,6 +50,7 @@ def matmul(m: int, n: int, k: int, dtype_bytes: int = 2, *, kernel: str = "gemm"
 
 def gemv(rows: int, cols: int, batch: int = 1, dtype_bytes: int = 2) -> KernelWork:
     """Dense layer on ``batch`` tokens: a rows x cols weight matrix times batch vectors."""
+    _positive(rows=rows, cols=cols, batch=batch)
     work = matmul(batch, rows, cols, dtype_bytes, kernel="gemv")
     return KernelWork("gemv", work.nbytes, work.flops,
                       {"rows": rows, "cols": cols, "batch": batch})
@@ -81,6 +82,7 @@ def sparse_gemv(
 
 def output_projection(hidden: int, batch: int = 1, dtype_bytes: int = 2) -> KernelWork:
     """Attention output projection W_O (hidden x hidden, dense: no sparsity in Hermes)."""
+    _positive(hidden=hidden, batch=batch)
     work = gemv(hidden, hidden, batch, dtype_bytes)
     return KernelWork("output_projection", work.nbytes, work.flops,
                       {"hidden": hidden, "batch": batch})
@@ -133,6 +135,7 @@ def prefill_attention(
 
 def prefill_linear(tokens: int, rows: int, cols: int, dtype_bytes: int = 2) -> KernelWork:
     """A linear layer over a whole prompt (``tokens`` = batch x prompt length): a GEMM."""
+    _positive(tokens=tokens, rows=rows, cols=cols)
     work = matmul(tokens, rows, cols, dtype_bytes, kernel="prefill_linear")
     return KernelWork("prefill_linear", work.nbytes, work.flops,
                       {"tokens": tokens, "rows": rows, "cols": cols})

@@ -2,7 +2,8 @@
 
 For one kernel that moves B bytes and does F FLOPs::
 
-    memory_ns  = B / (peak_bw * bandwidth_curve(B) [* gathered_row_efficiency])
+    memory_ns  = B' / (peak_bw * bandwidth_curve(B') [* gathered_row_efficiency]),
+                 B' = max(B, smallest curve size)   # below it a kernel is latency-bound
     compute_ns = F / (matmul_peak * flops_curve(F))
     time_ns    = kernel_overhead_ns + max(memory_ns, compute_ns)
     roofline_ns = max(B / peak_bw, F / matmul_peak)     # the ideal bound, no overheads
@@ -81,8 +82,11 @@ class GpuTimingModel:
         return self.profile.matmul_peak_tflops() * 1000.0
 
     def achievable_gbps(self, nbytes: float) -> float:
-        """Achievable DRAM bandwidth (GB/s) for a kernel moving ``nbytes``."""
-        return self.peak_gbps * self.profile.bandwidth_curve.at(nbytes)
+        """Achievable DRAM bandwidth (GB/s) for a kernel moving ``nbytes`` (latency floor
+        included: below the curve's smallest size the time, not the rate, is held)."""
+        curve = self.profile.bandwidth_curve
+        size = max(nbytes, curve.smallest_size)
+        return self.peak_gbps * curve.at(size) * nbytes / size
 
     def achievable_tflops(self, flops: float) -> float:
         """Achievable matmul rate (TFLOP/s) for a kernel doing ``flops``."""
@@ -97,11 +101,13 @@ class GpuTimingModel:
     def estimate(self, work: KernelWork) -> KernelEstimate:
         """Time of one launch of ``work``."""
         p = self.profile
-        bw_eff = p.bandwidth_curve.at(work.nbytes)
+        floor_bytes = max(work.nbytes, p.bandwidth_curve.smallest_size)
+        curve_eff = p.bandwidth_curve.at(floor_bytes)
         if work.gathered:
-            bw_eff *= p.gathered_row_efficiency.value
+            curve_eff *= p.gathered_row_efficiency.value
+        memory_ns = floor_bytes / (self.peak_gbps * curve_eff)
+        bw_eff = work.nbytes / (self.peak_gbps * memory_ns)  # effective, floor included
         fl_eff = p.flops_curve.at(work.flops) if work.flops else 1.0
-        memory_ns = work.nbytes / (self.peak_gbps * bw_eff)
         compute_ns = work.flops / (self.peak_flop_per_ns * fl_eff)
         overhead_ns = p.kernel_overhead_ns.value
         roofline_ns, roofline_bound = self.roofline(work)

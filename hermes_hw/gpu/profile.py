@@ -8,7 +8,9 @@ with the key path); overheads and the gather efficiency have documented defaults
 Units are in the field names: ``_gib`` (2^30 bytes), ``_gbps`` (GB/s = 1e9 bytes/s = bytes/ns),
 ``_tflops`` (1e12 FLOP/s), ``_ns``, ``_mib``. Curves map a kernel's size (bytes moved, or FLOPs
 done) to the fraction of the datasheet peak it achieves; between points they are interpolated
-linearly in log(size) and held flat beyond the ends.
+linearly in log(size)-log(efficiency), and held flat beyond the ends, except that a kernel moving
+fewer bytes than the bandwidth curve's first point is latency-bound: its memory time is that of
+the first point (see ``GpuTimingModel``).
 """
 
 from __future__ import annotations
@@ -72,10 +74,16 @@ class EfficiencyCurve(BaseModel):
                 raise ValueError(f"point {i}: efficiency must be in (0, 1], got {eff}")
             if i and size <= points[i - 1][0]:
                 raise ValueError(f"point {i}: sizes must be strictly increasing")
+            if i and size / eff < points[i - 1][0] / points[i - 1][1] * (1 - 1e-9):
+                raise ValueError(
+                    f"point {i}: a larger kernel would take less time than point {i - 1} "
+                    "(size / efficiency must not decrease)"
+                )
         return points
 
     def at(self, size: float) -> float:
-        """Efficiency at ``size`` (log-linear interpolation, flat outside the points)."""
+        """Efficiency at ``size``: log-log interpolation (so time grows with size between
+        points), flat outside the points (see :meth:`time_size` for the latency floor)."""
         sizes = [p[0] for p in self.points]
         if size <= sizes[0]:
             return self.points[0][1]
@@ -84,7 +92,11 @@ class EfficiencyCurve(BaseModel):
         i = bisect.bisect_right(sizes, size)
         (s0, e0), (s1, e1) = self.points[i - 1], self.points[i]
         w = (math.log(size) - math.log(s0)) / (math.log(s1) - math.log(s0))
-        return e0 + w * (e1 - e0)
+        return math.exp(math.log(e0) + w * (math.log(e1) - math.log(e0)))
+
+    @property
+    def smallest_size(self) -> float:
+        return self.points[0][0]
 
 
 def _default(value: float, source: str, kind: type[BaseModel] = CitedFloat) -> Field:
