@@ -106,6 +106,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
             if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
                 s->stats.forwarded_reads++;
+                s->epoch++;
                 return 1;
             }
         }
@@ -115,6 +116,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     hd_dev_locate(s, r);
     refresh_cache(s, r);
     b->items[b->size++] = *r;
+    s->epoch++;
     return 1;
 }
 
@@ -129,6 +131,7 @@ int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec
                   : type == HD_REQ_REFRESH_SAME_BANK ? HD_CMD_REFSB : HD_CMD_PRE;
     hd_dev_locate(s, &r);
     refresh_cache(s, &r);
+    s->epoch++;
     return buf_push(&c->prioq, &r);
 }
 
@@ -154,6 +157,7 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
     }
     c->pend_head = (c->pend_head + 1) % c->pend_cap;
     c->pend_count--;
+    s->epoch++;
 }
 
 static void set_write_mode(const hd_system *s, hd_ctrl *c) {
@@ -249,6 +253,7 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     s->rowpolicy->on_schedule(s, c, r);
     if (!r->stat_done) update_request_stats(s, r);
     int cmd = r->cmd;
+    s->epoch++;
     hd_dev_issue(s, cmd, r->vec);
     s->stats.commands[cmd]++;
     if (s->cfg.command_log) record_command(s, cmd, r->vec);

@@ -41,6 +41,8 @@ void hd_dev_locate(const hd_system *s, hd_req *r) {
     r->rank_node = v[1] >= 0 ? (int64_t)v[0] * c->ranks + v[1] : -1;
     r->bg_node = (r->rank_node >= 0 && v[2] >= 0) ? r->rank_node * c->bankgroups + v[2] : -1;
     r->bank_node = (r->bg_node >= 0 && v[3] >= 0) ? r->bg_node * c->banks + v[3] : -1;
+    r->ready_ch = &s->ready[0][(int64_t)v[0] * MC];
+    r->ready_rank = &s->ready[1][r->rank_node * MC];
 }
 
 /* Bankgroup/bank-level part of the ready time of the request's current command (the channel
@@ -233,6 +235,7 @@ void hd_dev_tick(hd_system *s) {
     for (int i = s->n_future - 1; i >= 0; i--) {
         hd_future *f = &s->future[i];
         if (f->cycle != s->clk) continue;
+        s->epoch++;
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
                        HD_BANK_CLOSED);
         for (int k = 0; k < s->n_ctrl; k++)

@@ -18,6 +18,7 @@ typedef struct {
     int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
     int32_t type, final_cmd, cmd, stat_done;
     int64_t rank_node, bg_node, bank_node;  /* flat node ids; -1 when the level is a wildcard */
+    const int64_t *ready_ch, *ready_rank;   /* this request's channel/rank ready rows */
 } hd_req;
 
 #define HD_INV_SLOTS 8
@@ -100,6 +101,9 @@ struct hd_system {
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
     int cross_ctrl;                          /* controllers share timing (host mode) */
     hd_inval last;                           /* changes made by the last issued command */
+    uint64_t epoch;                          /* bumped by every state change */
+    uint64_t next_event_epoch;               /* epoch of the cached next_event_cycle */
+    int64_t next_event_cycle;
     int8_t *bank_state;
     int32_t *open_row;
     int64_t *col_accesses;                   /* closed-row policy counters per bank */
@@ -155,9 +159,10 @@ static inline int64_t hd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* Earliest cycle the request's current command may issue: its cached bankgroup/bank part and
  * the live channel and rank ready times. */
 static inline int64_t hd_req_ready(const hd_system *s, const hd_req *r) {
+    (void)s;
     int cmd = r->cmd;
-    int64_t t = hd_max64(r->ready_local, s->ready[0][(int64_t)r->vec[0] * HD_MAX_CMDS + cmd]);
-    return hd_max64(t, s->ready[1][r->rank_node * HD_MAX_CMDS + cmd]);
+    int64_t t = hd_max64(r->ready_local, r->ready_ch[cmd]);
+    return hd_max64(t, r->ready_rank[cmd]);
 }
 
 #endif

@@ -162,15 +162,23 @@ static hd_ctrl *route(hd_system *s, const int32_t *vec) {
     return &s->ctrl[k];
 }
 
+static void prepare(const hd_system *s, hd_req *r, uint64_t addr, int is_write, int64_t tag) {
+    r->addr = addr;
+    r->tag = tag;
+    r->type = is_write ? HD_REQ_WRITE : HD_REQ_READ;
+    s->mapper->map(s, addr >> s->cfg.tx_offset_bits, r->vec);
+}
+
+static int offer_prepared(hd_system *s, hd_req *r) {
+    if (!hd_ctrl_enqueue(s, route(s, r->vec), r)) return 0;
+    if (r->type == HD_REQ_WRITE) s->stats.writes++; else s->stats.reads++;
+    return 1;
+}
+
 static int offer(hd_system *s, uint64_t addr, int is_write, int64_t tag) {
     hd_req r;
-    r.addr = addr;
-    r.tag = tag;
-    r.type = is_write ? HD_REQ_WRITE : HD_REQ_READ;
-    s->mapper->map(s, addr >> s->cfg.tx_offset_bits, r.vec);
-    if (!hd_ctrl_enqueue(s, route(s, r.vec), &r)) return 0;
-    if (is_write) s->stats.writes++; else s->stats.reads++;
-    return 1;
+    prepare(s, &r, addr, is_write, tag);
+    return offer_prepared(s, &r);
 }
 
 int hd_send(hd_system *s, uint64_t addr, int is_write, int64_t tag) {
@@ -195,9 +203,13 @@ static void system_tick(hd_system *s) {
 
 /* Earliest cycle (> clk) at which a tick can change anything. */
 static int64_t next_event(hd_system *s) {
+    if (s->next_event_epoch == s->epoch && s->epoch)  /* nothing changed since last time */
+        return hd_max64(s->next_event_cycle, s->clk + 1);
     int64_t e = HD_NEVER;
     for (int i = 0; i < s->n_future; i++) e = hd_min64(e, s->future[i].cycle);
     for (int k = 0; k < s->n_ctrl; k++) e = hd_min64(e, hd_ctrl_next_event(s, &s->ctrl[k]));
+    s->next_event_epoch = s->epoch;
+    s->next_event_cycle = e;
     return hd_max64(e, s->clk + 1);
 }
 
@@ -242,7 +254,8 @@ int64_t hd_drain(hd_system *s) {
 int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write,
                      const int64_t *arrival, int64_t n, int64_t base_tag) {
     const int64_t M = s->cfg.memory_clock_ratio;
-    int64_t i = 0;
+    int64_t i = 0, prepared = -1;
+    hd_req cur;
     if (n <= 0) return 0;
     if (s->owe_tick) {
         s->owe_tick = 0;
@@ -252,8 +265,12 @@ int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write
         /* one step: the frontend offers (at frontend ticks), then the memory ticks */
         int64_t front_next = HD_NEVER; /* next step at which an offer could succeed */
         if (s->clk % M == 0 && (!arrival || arrival[i] <= s->clk)) {
-            if ((addr[i] >> s->cfg.tx_offset_bits) >= s->capacity_tx) return -(i + 1);
-            if (offer(s, addr[i], is_write[i], base_tag >= 0 ? base_tag + i : -1)) {
+            if (prepared != i) {
+                if ((addr[i] >> s->cfg.tx_offset_bits) >= s->capacity_tx) return -(i + 1);
+                prepare(s, &cur, addr[i], is_write[i], base_tag >= 0 ? base_tag + i : -1);
+                prepared = i;
+            }
+            if (offer_prepared(s, &cur)) {
                 if (++i == n) {
                     s->owe_tick = 1;
                     return n;
