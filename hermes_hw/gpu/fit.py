@@ -17,7 +17,6 @@ Fitting protocol (every case is tagged ``fit`` or ``check``; check cases are nev
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Literal
@@ -168,12 +167,15 @@ def _merge_points(points: list[tuple[float, float]]) -> list[tuple[float, float]
         by_size.setdefault(float(size), []).append(eff)
     merged: list[tuple[float, float]] = []
     for size, effs in sorted(by_size.items()):
-        eff = min(max(statistics.fmean(effs), 1e-4), 1.0)
+        eff = min(max(statistics.fmean(effs), 1e-6), 1.0)
         if merged:
             prev_size, prev_eff = merged[-1]
             eff = min(eff, prev_eff * size / prev_size)
+        eff = float(f"{eff:.5g}")  # readable, and still time-monotone after rounding:
+        while merged and size / eff < merged[-1][0] / merged[-1][1]:
+            eff = float(f"{eff * (1 - 2e-4):.5g}")  # > one step of 5 digits
         merged.append((size, eff))
-    return [(size, math.floor(eff * 1e4) / 1e4 if eff >= 2e-4 else eff) for size, eff in merged]
+    return merged
 
 
 def _times(measurements: list[Measurement], kernel: str, role: Role = "fit") -> list[Measurement]:
