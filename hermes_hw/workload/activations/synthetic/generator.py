@@ -236,16 +236,15 @@ class SyntheticSource(ActivationSource):
 
     @staticmethod
     def _candidates(model: ModelSpec, layout: BlockLayout) -> np.ndarray:
-        """Previous-layer candidates per neuron: its sibling pair and the next pair (flat ids)."""
-        cand = np.full((layout.total_bits, 4), -1, dtype=np.int32)
+        """Previous-layer candidates of each neuron: its parent pair (flat ids; -1 = none)."""
+        cand = np.full((layout.total_bits, 2), -1, dtype=np.int32)
         last: dict[str, int] = {}
         for b, g in enumerate(model.blocks):
             if g.kind in last and model.blocks[last[g.kind]].count == g.count:
-                k = np.arange(g.count)
-                base = 2 * (k // 2)
+                pair = 2 * (np.arange(g.count) // 2)
                 start = int(layout.bit_offsets[last[g.kind]])
-                for c, off in enumerate((0, 1, 2, 3)):
-                    idx = base + off
+                for c in (0, 1):
+                    idx = pair + c
                     cand[layout.block_slice(b), c] = np.where(idx < g.count, start + idx, -1)
             last[g.kind] = b
         return cand

@@ -1,0 +1,173 @@
+"""The paper's offline partition as an integer program (PuLP + CBC), grouped by frequency.
+
+Each block's neurons are sorted by frequency and cut into ``groups_per_block`` groups of equal
+size (``group_size`` = 1 gives the exact per-neuron ILP of the paper). Integer ``n[b, g, u]`` =
+how many neurons of group ``g`` of block ``b`` go to unit ``u`` (0 = GPU, 1..D = DIMMs):
+
+    minimise   sum_b z_b
+    subject to z_b >= T_gpu_b  * sum_g fbar_bg n[b,g,0] + 2 T_sync        (every block)
+               z_b >= T_dimm_b * sum_g fbar_bg n[b,g,j]                    (every block, DIMM j)
+               sum_u n[b,g,u] = |group b,g|                                (each neuron placed once)
+               sum_bg bytes_b n[b,g,0] <= GPU capacity
+               sum_bg bytes_b n[b,g,j] <= DIMM j capacity                  (every DIMM)
+
+``fbar`` is the group's mean frequency. Within a group the hottest neurons take the GPU seats
+and the rest are dealt to the DIMMs in snake order with the solved counts.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pulp
+
+from hermes_hw.errors import InputError
+from hermes_hw.workload.placement.base import (
+    Placement,
+    PlacementPolicy,
+    PlacementProblem,
+    register_placement,
+    snake_dimms,
+)
+
+
+@register_placement("ilp")
+class IlpPlacement(PlacementPolicy):
+    """``dimm_symmetry`` (default): the DIMMs are identical, so one aggregated DIMM unit with time
+    ``T_dimm * load / D`` replaces the D per-DIMM units (the solved counts are split evenly, in
+    snake order of frequency); ``False`` keeps the paper's per-DIMM variables (small instances).
+    """
+
+    def __init__(self, groups_per_block: int = 16, time_limit_s: float = 60.0,
+                 gap: float = 1e-3, group_size: int | None = None,
+                 dimm_symmetry: bool = True) -> None:
+        self.groups_per_block = groups_per_block
+        self.time_limit_s = time_limit_s
+        self.gap = gap
+        self.group_size = group_size
+        self.dimm_symmetry = dimm_symmetry
+
+    def _groups(self, f_sorted: np.ndarray) -> list[tuple[int, int]]:
+        """Group boundaries: fixed ``group_size``, else equal frequency mass per group (hot
+        groups are small, the cold tail is one or two big groups)."""
+        n = len(f_sorted)
+        if self.group_size:
+            return [(lo, min(n, lo + self.group_size)) for lo in range(0, n, self.group_size)]
+        cum = np.cumsum(f_sorted)
+        if cum[-1] <= 0:
+            return [(0, n)]
+        cuts = np.searchsorted(cum, cum[-1] * np.arange(1, self.groups_per_block)
+                               / self.groups_per_block)
+        bounds = np.unique(np.concatenate([[0], cuts + 1, [n]]).clip(0, n))
+        return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+                if hi > lo]
+
+    def place(self, problem: PlacementProblem, rng: np.random.Generator) -> Placement:
+        t0 = time.perf_counter()
+        d = problem.system.n_dimms
+        # with identical DIMMs, one aggregated DIMM unit (time = load / d) is the same problem up
+        # to how evenly a group splits; dimm_symmetry=False keeps one variable per DIMM
+        sym = self.dimm_symmetry
+        units = range(2) if sym else range(d + 1)
+        tg, td, bpn = problem.t_gpu, problem.t_dimm, problem.bytes_per_neuron
+        ts = problem.system.t_sync_s
+        scale = 1e6  # objective in microseconds keeps CBC's tolerances meaningful
+        prob = pulp.LpProblem("hermes_partition", pulp.LpMinimize)
+        orders, groups, counts = [], [], {}
+        z = [pulp.LpVariable(f"z_{b}", lowBound=0) for b in range(problem.n_blocks)]
+        prob += pulp.lpSum(z)
+        gpu_bytes, dimm_bytes = [], [[] for _ in range(d)]
+        for b in range(problem.n_blocks):
+            f = problem.block_frequency(b)
+            order = np.argsort(-f, kind="stable")
+            orders.append(order)
+            grp = self._groups(f[order])
+            groups.append(grp)
+            load = {u: [] for u in units}
+            for g, (lo, hi) in enumerate(grp):
+                fbar = float(f[order[lo:hi]].mean())
+                for u in units:
+                    var = pulp.LpVariable(f"n_{b}_{g}_{u}", lowBound=0, upBound=hi - lo,
+                                          cat="Integer")
+                    counts[b, g, u] = var
+                    load[u].append((fbar, var))
+                prob += pulp.lpSum(counts[b, g, u] for u in units) == hi - lo
+                gpu_bytes.append(int(bpn[b]) * counts[b, g, 0])
+                for j in range(len(units) - 1):
+                    dimm_bytes[j].append(int(bpn[b]) * counts[b, g, j + 1])
+            prob += z[b] >= scale * (tg[b] * pulp.lpSum(fb * v for fb, v in load[0]) + 2 * ts)
+            share = 1.0 / d if sym else 1.0
+            for j in range(len(units) - 1):
+                prob += z[b] >= scale * td[b] * share * pulp.lpSum(fb * v for fb, v in
+                                                                   load[j + 1])
+        prob += pulp.lpSum(gpu_bytes) <= problem.gpu_capacity_bytes
+        cap = problem.dimm_capacity_bytes * (d if sym else 1)
+        for j in range(len(units) - 1):
+            prob += pulp.lpSum(dimm_bytes[j]) <= cap
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit_s, gapRel=self.gap)
+        status = prob.solve(solver)
+        if pulp.LpStatus[status] not in ("Optimal",) and prob.sol_status not in (1, 2):
+            raise InputError(
+                f"placement ILP is {pulp.LpStatus[status]}: the model does not fit the GPU and "
+                "DIMM capacities (check the system's capacities)"
+            )
+        placement = self._assign(problem, orders, groups, counts)
+        placement.solve_seconds = time.perf_counter() - t0
+        placement.info = {
+            "ilp_objective_s": float(pulp.value(prob.objective)) / scale,
+            "status": pulp.LpStatus[status],
+            "variables": len(counts) + len(z),
+        }
+        return placement
+
+    def _assign(self, problem, orders, groups, counts) -> Placement:
+        layout, d = problem.layout, problem.system.n_dimms
+        placement = Placement(np.zeros(layout.total_bits, dtype=bool),
+                              np.zeros(layout.total_bits, dtype=np.int8), policy=self.name)
+        if self.dimm_symmetry:
+            # each group's solved GPU count goes to the group's hottest neurons; the cold
+            # neurons of the block are dealt over the DIMMs in one snake (even loads)
+            for b, (order, grp) in enumerate(zip(orders, groups, strict=True)):
+                on = np.zeros(len(order), dtype=bool)
+                for g, (lo, hi) in enumerate(grp):
+                    k = min(hi - lo, int(round(counts[b, g, 0].value() or 0)))
+                    on[order[lo:lo + k]] = True
+                dimm = np.empty(len(order), dtype=np.int8)
+                cold = order[~on[order]]
+                hot = order[on[order]]
+                dimm[cold] = snake_dimms(len(cold), d)
+                dimm[hot] = snake_dimms(len(hot), d)
+                sl = layout.block_slice(b)
+                placement.on_gpu[sl] = on
+                placement.dimm[sl] = dimm
+            return placement
+        for b, (order, grp) in enumerate(zip(orders, groups, strict=True)):
+            on = np.zeros(len(order), dtype=bool)
+            dimm = np.zeros(len(order), dtype=np.int8)
+            home_rr = 0
+            for g, (lo, hi) in enumerate(grp):
+                ids = order[lo:hi]
+                n = [int(round(counts[b, g, u].value() or 0)) for u in
+                     range(2 if self.dimm_symmetry else d + 1)]
+                n[0] = min(n[0], hi - lo)
+                if self.dimm_symmetry:  # split the aggregated DIMM count evenly
+                    rest_n = hi - lo - n[0]
+                    n = [n[0]] + [rest_n // d + (1 if j < rest_n % d else 0) for j in range(d)]
+                on[ids[: n[0]]] = True
+                # GPU copies need homes too: round-robin
+                dimm[ids[: n[0]]] = (home_rr + np.arange(n[0])) % d
+                home_rr = (home_rr + n[0]) % d
+                # deal cold neurons to DIMMs: hottest first, to the DIMM with most seats left
+                seats = np.array(n[1:], dtype=np.int64)
+                seats[-1] += (hi - lo) - n[0] - seats.sum()  # rounding slack
+                rest = ids[n[0]:]
+                plan = np.concatenate([np.full(max(s, 0), j) for j, s in enumerate(seats)])
+                # interleave so that every DIMM gets a mix of the group's frequencies
+                inter = np.argsort(np.concatenate(
+                    [np.arange(max(s, 0)) / max(s, 1) for s in seats]), kind="stable")
+                dimm[rest] = plan[inter][: len(rest)].astype(np.int8)
+            sl = layout.block_slice(b)
+            placement.on_gpu[sl] = on
+            placement.dimm[sl] = dimm
+        return placement

@@ -1,0 +1,135 @@
+"""The Hermes predictor (paper section 5), every open choice a parameter.
+
+* Token-wise state ``s1``: 4-bit saturating counter (0..15) per neuron, initialised from the
+  neuron's prefill activation frequency in 16 bands (``band_edges``: 15 increasing edges; a
+  frequency above ``k`` edges gives state ``k``; defaults: >90% -> 15, <=2% -> 0, linear between),
+  then ``+fire_increment`` when it fired, ``-miss_decrement`` when not (saturating).
+* Layer-wise ``s2``: how many of the neuron's 2 most correlated previous-layer neurons fired in
+  this token. First-layer neurons have no previous layer: ``first_layer_s2`` stands in.
+* Rule: active if ``s1 + layer_weight * s2  > threshold`` (``comparison`` '>' as printed, or
+  '>='). Hot (for the online adjustment) if ``s1 > hot_threshold``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hermes_hw.errors import InputError
+from hermes_hw.workload.predictors.base import Predictor, PredictorContext, register_predictor
+
+STATE_BITS = 4
+STATE_MAX = 15
+
+
+def default_band_edges(low: float = 0.02, high: float = 0.90) -> np.ndarray:
+    """15 edges, linear from ``low`` (<= -> state 0) to ``high`` (> -> state 15)."""
+    return np.linspace(low, high, STATE_MAX)
+
+
+def initial_state(frequency: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """State 0..15 = number of band edges strictly below the frequency."""
+    return np.searchsorted(edges, frequency, side="left").astype(np.uint8)
+
+
+def hermes_state_table_bytes(model) -> int:
+    """Bytes of the 4-bit state table (attention + MLP neurons of every layer)."""
+    neurons = model.num_layers * (model.hidden_size + model.ffn_size)
+    return neurons * STATE_BITS // 8
+
+
+def correlation_table_bytes(model) -> int:
+    """Bytes of the top-2 correlation table: 2 previous-layer indices per neuron, each index
+    ``ceil(log2(neurons in the previous layer))`` bits ([O] the paper gives no encoding)."""
+    total_bits = 0
+    for n in (model.hidden_size, model.ffn_size):
+        total_bits += (model.num_layers - 1) * n * 2 * int(np.ceil(np.log2(n)))
+    return total_bits // 8
+
+
+@register_predictor("hermes")
+class HermesPredictor(Predictor):
+    def __init__(
+        self,
+        fire_increment: int = 4,
+        miss_decrement: int = 1,
+        layer_weight: int = 6,
+        threshold: int = 15,
+        comparison: str = ">",
+        hot_threshold: int = 10,
+        first_layer_s2: int = 1,
+        band_edges: list[float] | None = None,
+        use_token: bool = True,
+        use_layer: bool = True,
+    ) -> None:
+        if comparison not in (">", ">="):
+            raise InputError(f"predictor comparison must be '>' or '>=', got '{comparison}'")
+        if not 0 <= first_layer_s2 <= 2:
+            raise InputError(f"first_layer_s2 must be 0, 1 or 2, got {first_layer_s2}")
+        edges = default_band_edges() if band_edges is None else np.asarray(band_edges, float)
+        if edges.shape != (STATE_MAX,) or np.any(np.diff(edges) <= 0):
+            raise InputError("band_edges must be 15 strictly increasing frequencies")
+        self.fire_increment, self.miss_decrement = fire_increment, miss_decrement
+        self.layer_weight, self.threshold, self.comparison = layer_weight, threshold, comparison
+        self.hot_threshold, self.first_layer_s2, self.edges = hot_threshold, first_layer_s2, edges
+        self.use_token, self.use_layer = use_token, use_layer
+        # decision table over (s2, s1): index = s1 + 16 * s2
+        s1 = np.tile(np.arange(16), 3)
+        s2 = np.repeat(np.arange(3), 16)
+        if not use_token:  # layer-only ablation: s1 treated as the hot threshold
+            s1 = np.full_like(s1, hot_threshold)
+        if not use_layer:  # token-only ablation: s2 treated as the first-layer default
+            s2 = np.full_like(s2, first_layer_s2)
+        score = s1 + layer_weight * s2
+        self._decide = (score > threshold) if comparison == ">" else (score >= threshold)
+        # update table over (fired, state): index = state + 16 * fired
+        st = np.arange(16)
+        self._update = np.concatenate([
+            np.maximum(st - miss_decrement, 0), np.minimum(st + fire_increment, STATE_MAX)
+        ]).astype(np.uint8)
+        self.state = np.zeros(0, dtype=np.uint8)
+
+    def start(self, ctx: PredictorContext) -> None:
+        self.state = initial_state(ctx.prefill_frequency, self.edges)
+        self.state[~ctx.valid] = 0
+        n = len(self.state)
+        partners = ctx.partners.copy()
+        # sentinels: index n reads False, n + 1 reads True (first layer's stand-in s2)
+        missing = partners < 0
+        first = missing.all(axis=1)
+        partners[missing] = n
+        partners[first, : self.first_layer_s2] = n + 1
+        self.partners = partners
+        self._ext = np.zeros(n + 2, dtype=np.uint8)
+        self._ext[n + 1] = 1
+
+    def predict(self, truth: np.ndarray) -> np.ndarray:
+        n = len(self.state)
+        ext = self._ext
+        ext[:n] = truth.view(np.uint8)
+        s2 = ext[self.partners[:, 0]]
+        s2 += ext[self.partners[:, 1]]
+        idx = s2 << 4
+        idx |= self.state
+        return self._decide[idx]
+
+    def update(self, truth: np.ndarray) -> None:
+        idx = truth.view(np.uint8) << 4
+        idx |= self.state
+        self.state = self._update[idx]
+
+    def hotness(self) -> np.ndarray:
+        return self.state
+
+    def cost(self, model) -> dict:
+        state = hermes_state_table_bytes(model)
+        corr = correlation_table_bytes(model)
+        neurons = model.num_layers * (model.hidden_size + model.ffn_size)
+        return {
+            "table_bytes": state + corr,
+            "state_table_bytes": state,
+            "correlation_table_bytes": corr,
+            # per neuron: 2 table reads, an add, a multiply-add, a compare, a saturating update
+            "ops_per_token": 6 * neurons,
+            "flops_per_token": 0,
+            "runs_on": "host CPU (tables in the last-level cache)",
+        }
