@@ -21,63 +21,30 @@ static int buf_push(hd_buffer *b, const hd_req *r) {
     return 1;
 }
 
-static void refresh_cache(hd_system *s, hd_req *r) {
+void hd_req_refresh(hd_system *s, hd_req *r) {
     r->cmd = hd_dev_preq(s, r->final_cmd, r->vec);
     r->ready_local = hd_dev_req_ready(s, r);
 }
 
-/* Bring cached (command, ready time) up to date, recomputing only what the issued commands
- * since the last call can have changed (see hd_inval). */
-static void recompute(hd_system *s, hd_ctrl *c) {
-    hd_buffer *bufs[4] = {&c->activeq, &c->prioq, &c->readq, &c->writeq};
-    const hd_inval *inv = &c->inv;
-    for (int k = 0; k < 4; k++) {
-        for (int i = 0; i < bufs[k]->size; i++) {
-            hd_req *r = &bufs[k]->items[i];
-            if (inv->full || r->bank_node < 0) {
-                refresh_cache(s, r);
-                continue;
-            }
-            int hit = 0;
-            for (int j = 0; j < inv->n_banks; j++) hit |= inv->banks[j] == r->bank_node;
-            if (hit) {
-                refresh_cache(s, r);
-                continue;
-            }
-            uint32_t mask = 0; /* channel/rank changes need nothing: read live */
-            for (int j = 0; j < inv->n_bgs; j++)
-                if (inv->bgs[j] == r->bg_node) mask |= inv->bg_mask[j];
-            if (mask >> r->cmd & 1u) r->ready_local = hd_dev_req_ready(s, r);
+/* The scheduler's choice in `buf` at cycle clk, reusing the last pass while nothing changed. */
+static int scan_best(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+    if (sc->epoch == s->sched_epoch) {
+        if (clk == sc->clk) return sc->best;
+        if (sc->clk < sc->min_ready) { /* nothing was ready: the ready set is unchanged */
+            if (clk < sc->min_ready) return sc->best;
+            if (clk == sc->min_ready) return sc->best_at_min;
         }
     }
-    memset(&c->inv, 0, sizeof c->inv);
-    c->dirty = 0;
+    s->scheduler->scan(s, buf, clk, sc);
+    sc->epoch = s->sched_epoch;
+    sc->clk = clk;
+    return sc->best;
 }
 
-static void merge_inval(hd_ctrl *c, const hd_inval *last) {
-    hd_inval *inv = &c->inv;
-    c->dirty = 1;
-    if (inv->full) return;
-    if (last->full || inv->n_banks + last->n_banks > HD_INV_SLOTS ||
-        inv->n_bgs + last->n_bgs > HD_INV_SLOTS) {
-        inv->full = 1;
-        return;
-    }
-    inv->cmd_mask |= last->cmd_mask;
-    for (int j = 0; j < last->n_banks; j++) inv->banks[inv->n_banks++] = last->banks[j];
-    for (int j = 0; j < last->n_bgs; j++) {
-        inv->bgs[inv->n_bgs] = last->bgs[j];
-        inv->bg_mask[inv->n_bgs++] = last->bg_mask[j];
-    }
-}
-
-static void mark_dirty(hd_system *s, const hd_ctrl *c) {
-    if (!s->cross_ctrl) {
-        merge_inval(&s->ctrl[c->id], &s->last);
-        return;
-    }
-    for (int k = 0; k < s->n_ctrl; k++)
-        if (s->ctrl[k].channel == c->channel) merge_inval(&s->ctrl[k], &s->last);
+static int64_t scan_min_ready(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+    if (!buf->size) return HD_NEVER;
+    if (sc->epoch != s->sched_epoch) scan_best(s, buf, sc, clk);
+    return sc->min_ready;
 }
 
 static void push_pending(hd_ctrl *c, int64_t depart, int64_t arrive, int64_t tag) {
@@ -106,7 +73,6 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
             if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
                 s->stats.forwarded_reads++;
-                s->epoch++;
                 return 1;
             }
         }
@@ -114,9 +80,17 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     hd_buffer *b = r->type == HD_REQ_WRITE ? &c->writeq : &c->readq;
     if (b->size > b->max_size) return 0;
     hd_dev_locate(s, r);
-    refresh_cache(s, r);
+    hd_req_refresh(s, r);
+    hd_scan *sc = r->type == HD_REQ_WRITE ? &c->scan_write : &c->scan_read;
+    if (s->scheduler->add && sc->epoch == s->sched_epoch) {
+        /* the device did not change: update this buffer's pass instead of redoing it */
+        r->epoch = s->sched_epoch;
+        b->items[b->size++] = *r;
+        s->scheduler->add(s, b, b->size - 1, sc);
+        return 1;
+    }
+    r->epoch = ++s->sched_epoch;
     b->items[b->size++] = *r;
-    s->epoch++;
     return 1;
 }
 
@@ -130,8 +104,8 @@ int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec
     r.final_cmd = type == HD_REQ_REFRESH_ALL ? HD_CMD_REFAB
                   : type == HD_REQ_REFRESH_SAME_BANK ? HD_CMD_REFSB : HD_CMD_PRE;
     hd_dev_locate(s, &r);
-    refresh_cache(s, &r);
-    s->epoch++;
+    hd_req_refresh(s, &r);
+    r.epoch = ++s->sched_epoch;
     return buf_push(&c->prioq, &r);
 }
 
@@ -157,7 +131,6 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
     }
     c->pend_head = (c->pend_head + 1) % c->pend_cap;
     c->pend_count--;
-    s->epoch++;
 }
 
 static void set_write_mode(const hd_system *s, hd_ctrl *c) {
@@ -172,11 +145,10 @@ static void set_write_mode(const hd_system *s, hd_ctrl *c) {
 /* Ramulator2 Generic controller's choice of the request to serve this cycle. */
 static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
     int64_t clk = s->clk;
-    if (c->dirty) recompute(s, c);
     hd_buffer *buf = NULL;
     int idx = -1, found = 0;
     if (c->activeq.size) {
-        idx = s->scheduler->best(s, &c->activeq, clk);
+        idx = scan_best(s, &c->activeq, &c->scan_active, clk);
         if (hd_req_ready(s, &c->activeq.items[idx]) <= clk) {
             found = 1;
             buf = &c->activeq;
@@ -186,13 +158,14 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
         if (c->prioq.size) {
             buf = &c->prioq;
             idx = 0;
+            hd_req_validate(s, &buf->items[0]);
             if (hd_req_ready(s, &buf->items[0]) > clk) return -1; /* blocks read/write queues */
             found = 1;
         } else {
             set_write_mode(s, c);
             buf = c->write_mode ? &c->writeq : &c->readq;
             if (buf->size) {
-                idx = s->scheduler->best(s, buf, clk);
+                idx = scan_best(s, buf, c->write_mode ? &c->scan_write : &c->scan_read, clk);
                 found = hd_req_ready(s, &buf->items[idx]) <= clk;
             }
         }
@@ -253,11 +226,9 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     s->rowpolicy->on_schedule(s, c, r);
     if (!r->stat_done) update_request_stats(s, r);
     int cmd = r->cmd;
-    s->epoch++;
     hd_dev_issue(s, cmd, r->vec);
     s->stats.commands[cmd]++;
     if (s->cfg.command_log) record_command(s, cmd, r->vec);
-    mark_dirty(s, c);
     if (cmd == r->final_cmd) {
         if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);
         buf_remove(buf, idx);
@@ -268,24 +239,19 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     }
 }
 
-static int64_t min_ready(const hd_system *s, const hd_buffer *b) {
-    int64_t t = HD_NEVER;
-    for (int i = 0; i < b->size; i++) t = hd_min64(t, hd_req_ready(s, &b->items[i]));
-    return t;
-}
-
 int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
-    if (c->dirty) recompute(s, c);
+    int64_t clk = s->clk;
     int64_t e = s->refresh->next_event(s, c);
     if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
-    e = hd_min64(e, min_ready(s, &c->activeq));
+    e = hd_min64(e, scan_min_ready(s, &c->activeq, &c->scan_active, clk));
     if (c->prioq.size) {
+        hd_req_validate(s, &c->prioq.items[0]);
         e = hd_min64(e, hd_req_ready(s, &c->prioq.items[0]));
     } else {
-        e = hd_min64(e, min_ready(s, &c->readq));
-        e = hd_min64(e, min_ready(s, &c->writeq));
+        e = hd_min64(e, scan_min_ready(s, &c->readq, &c->scan_read, clk));
+        e = hd_min64(e, scan_min_ready(s, &c->writeq, &c->scan_write, clk));
     }
-    return hd_max64(e, s->clk + 1);
+    return hd_max64(e, clk + 1);
 }
 
 int hd_ctrl_idle(const hd_ctrl *c) {

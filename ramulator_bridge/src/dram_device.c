@@ -126,42 +126,40 @@ static uint32_t apply_sibling(hd_system *s, int level, int64_t node, int cmd, in
     return changed;
 }
 
-/* Applies the constraints of `cmd` and records in s->last what changed. */
+/* Applies the constraints of `cmd` and stamps what changed with the current epoch: bank-group
+ * ready times per command, the target bank, or everything (wildcards, sibling groups/banks).
+ * Channel and rank ready times need no stamp: requests read them live. */
 static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
     const hd_config *c = &s->cfg;
-    hd_inval *inv = &s->last;
+    uint64_t ep = s->sched_epoch;
     if (!s->below[0][cmd]) return;
-    inv->cmd_mask |= apply_target(s, 0, vec[0], cmd, clk);
+    apply_target(s, 0, vec[0], cmd, clk);
     if (!s->below[1][cmd]) return;
     for (int r = 0; r < c->ranks; r++) {
         int64_t rn = (int64_t)vec[0] * c->ranks + r;
         if (vec[1] >= 0 && vec[1] != r) {
-            if (s->n_scons[1][cmd]) inv->cmd_mask |= apply_sibling(s, 1, rn, cmd, clk);
+            if (s->n_scons[1][cmd]) apply_sibling(s, 1, rn, cmd, clk);
             continue;
         }
-        inv->cmd_mask |= apply_target(s, 1, rn, cmd, clk);
+        apply_target(s, 1, rn, cmd, clk);
         if (!s->below[2][cmd]) continue;
         for (int g = 0; g < c->bankgroups; g++) {
             int64_t gn = rn * c->bankgroups + g;
             if (vec[2] >= 0 && vec[2] != g) {
-                if (s->n_scons[2][cmd] && apply_sibling(s, 2, gn, cmd, clk)) inv->full = 1;
+                if (s->n_scons[2][cmd] && apply_sibling(s, 2, gn, cmd, clk)) s->full_epoch = ep;
                 continue;
             }
             uint32_t m = apply_target(s, 2, gn, cmd, clk);
-            if (m) {
-                if (vec[2] < 0 || inv->n_bgs == HD_INV_SLOTS) inv->full = 1;
-                else { inv->bgs[inv->n_bgs] = gn; inv->bg_mask[inv->n_bgs++] = m; }
-            }
+            for (int k = 0; m; k++, m >>= 1)
+                if (m & 1u) s->bg_cmd_epoch[gn * MC + k] = ep;
             if (!s->below[3][cmd]) continue;
             for (int b = 0; b < c->banks; b++) {
                 int64_t bn = gn * c->banks + b;
                 if (vec[3] >= 0 && vec[3] != b) {
-                    if (s->n_scons[3][cmd] && apply_sibling(s, 3, bn, cmd, clk)) inv->full = 1;
+                    if (s->n_scons[3][cmd] && apply_sibling(s, 3, bn, cmd, clk)) s->full_epoch = ep;
                     continue;
                 }
-                if (apply_target(s, 3, bn, cmd, clk)) {
-                    if (vec[3] < 0 || vec[2] < 0) inv->full = 1;
-                }
+                if (apply_target(s, 3, bn, cmd, clk)) s->bank_epoch[bn] = ep;
             }
         }
     }
@@ -191,14 +189,12 @@ static void set_rank_banks(hd_system *s, int ch, int rank, int bank, int8_t stat
 
 void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
     int64_t clk = s->clk;
-    memset(&s->last, 0, sizeof s->last);
+    uint64_t ep = ++s->sched_epoch;
     update_timing(s, cmd, vec, clk);
-    if (vec[2] >= 0 && vec[3] >= 0) { /* the target bank: its state and ready times changed */
-        s->last.banks[0] = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
-        s->last.n_banks = 1;
-    } else {
-        s->last.full = 1; /* rank-wide or same-bank commands change many banks */
-    }
+    if (vec[2] >= 0 && vec[3] >= 0) /* the target bank's state may change */
+        s->bank_epoch[hd_bank_index(s, vec[0], vec[1], vec[2], vec[3])] = ep;
+    else
+        s->full_epoch = ep; /* rank-wide or same-bank commands change many banks */
     switch (cmd) {
     case HD_CMD_ACT: {
         int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
@@ -235,14 +231,9 @@ void hd_dev_tick(hd_system *s) {
     for (int i = s->n_future - 1; i >= 0; i--) {
         hd_future *f = &s->future[i];
         if (f->cycle != s->clk) continue;
-        s->epoch++;
+        s->full_epoch = ++s->sched_epoch;
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
                        HD_BANK_CLOSED);
-        for (int k = 0; k < s->n_ctrl; k++)
-            if (s->ctrl[k].channel == f->channel) {
-                s->ctrl[k].dirty = 1;
-                s->ctrl[k].inv.full = 1;
-            }
         s->future[i] = s->future[--s->n_future];
     }
 }

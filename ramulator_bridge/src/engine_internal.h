@@ -11,26 +11,29 @@
 #define HD_LATENCY_BUCKETS 8192
 
 typedef struct {
-    int64_t arrive, tag;
-    int64_t ready_local;          /* cached bankgroup/bank-level ready time of `cmd` (the
-                                     channel/rank levels are read live: hd_req_ready) */
+    /* hot fields first (one cache line): read by every scheduler pass */
+    uint64_t epoch;                          /* s->sched_epoch when cmd/ready_local were computed */
+    int64_t ready_local;                     /* cached bankgroup/bank-level ready time of `cmd`
+                                                (channel/rank levels are read live: hd_req_ready) */
+    int64_t arrive;
+    const int64_t *ready_ch, *ready_rank;    /* this request's channel/rank ready rows */
+    int64_t bank_node, bg_node;              /* flat node ids; -1 when the level is a wildcard */
+    int32_t cmd, type;
+    /* cold fields */
+    int64_t rank_node, tag;
     uint64_t addr;
     int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
-    int32_t type, final_cmd, cmd, stat_done;
-    int64_t rank_node, bg_node, bank_node;  /* flat node ids; -1 when the level is a wildcard */
-    const int64_t *ready_ch, *ready_rank;   /* this request's channel/rank ready rows */
+    int32_t final_cmd, stat_done;
 } hd_req;
 
-#define HD_INV_SLOTS 8
-/* What changed since a controller's cached ready times were computed. */
+/* One pass of the scheduler over a buffer at cycle `clk`, cached while nothing changes. */
 typedef struct {
-    int full;                      /* recompute everything */
-    uint32_t cmd_mask;             /* commands whose channel/rank-level ready times changed */
-    int n_banks, n_bgs;
-    int64_t banks[HD_INV_SLOTS];   /* banks whose state or ready times changed */
-    int64_t bgs[HD_INV_SLOTS];
-    uint32_t bg_mask[HD_INV_SLOTS];
-} hd_inval;
+    uint64_t epoch;     /* s->sched_epoch when computed (0: never) */
+    int64_t clk;        /* cycle the pass was made for */
+    int best;           /* the scheduler's choice at clk (ready or not), -1 if empty */
+    int best_at_min;    /* the scheduler's choice at cycle min_ready */
+    int64_t min_ready;  /* earliest ready time in the buffer (HD_NEVER if empty) */
+} hd_scan;
 
 typedef struct {
     hd_req *items;
@@ -46,8 +49,8 @@ typedef struct hd_ctrl {
     hd_buffer readq, writeq, activeq, prioq;
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
-    int write_mode, dirty;
-    hd_inval inv;
+    int write_mode;
+    hd_scan scan_active, scan_read, scan_write;
     int64_t next_refresh;
 } hd_ctrl;
 
@@ -65,8 +68,11 @@ typedef struct hd_system hd_system;
 /* Pluggable units (one small file each; see registry.c). */
 typedef struct {
     const char *name;
-    /* index of the best request in buf at cycle clk (ready or not), or -1 if empty */
-    int (*best)(const hd_system *sys, const hd_buffer *buf, int64_t clk);
+    /* one pass over buf at cycle clk: fills best, best_at_min and min_ready (see hd_scan);
+     * must bring every request up to date with hd_req_validate first */
+    void (*scan)(hd_system *sys, hd_buffer *buf, int64_t clk, hd_scan *out);
+    /* optional: update a valid pass after request `idx` was appended (else the pass is redone) */
+    void (*add)(hd_system *sys, hd_buffer *buf, int idx, hd_scan *sc);
 } hd_scheduler_impl;
 
 typedef struct {
@@ -100,10 +106,10 @@ struct hd_system {
     int n_scons[HD_NUM_LEVELS][HD_MAX_CMDS];
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
     int cross_ctrl;                          /* controllers share timing (host mode) */
-    hd_inval last;                           /* changes made by the last issued command */
-    uint64_t epoch;                          /* bumped by every state change */
-    uint64_t next_event_epoch;               /* epoch of the cached next_event_cycle */
-    int64_t next_event_cycle;
+    uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
+    uint64_t full_epoch;        /* requests computed before this epoch are all stale */
+    uint64_t *bank_epoch;       /* per bank: epoch of its last state/timing change */
+    uint64_t *bg_cmd_epoch;     /* per bank group and command: epoch of its last timing change */
     int8_t *bank_state;
     int32_t *open_row;
     int64_t *col_accesses;                   /* closed-row policy counters per bank */
@@ -141,6 +147,7 @@ int hd_dev_classify(const hd_system *s, const int32_t *vec); /* 0 hit, 1 miss, 2
 int64_t hd_bank_index(const hd_system *s, int ch, int rank, int bg, int bank);
 
 /* controller.c */
+void hd_req_refresh(hd_system *s, hd_req *r);
 int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r);
 int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec);
 void hd_ctrl_tick(hd_system *s, hd_ctrl *c);
@@ -155,6 +162,17 @@ const hd_mapper_impl *hd_mapper_impl_get(int id);
 
 static inline int64_t hd_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t hd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Bring the request's cached command and bankgroup/bank ready time up to date. */
+static inline void hd_req_validate(hd_system *s, hd_req *r) {
+    if (r->epoch == s->sched_epoch) return;
+    if (r->epoch < s->full_epoch || r->bank_node < 0 || s->bank_epoch[r->bank_node] > r->epoch) {
+        hd_req_refresh(s, r);
+    } else if (s->bg_cmd_epoch[r->bg_node * HD_MAX_CMDS + r->cmd] > r->epoch) {
+        r->ready_local = hd_dev_req_ready(s, r);
+    }
+    r->epoch = s->sched_epoch;
+}
 
 /* Earliest cycle the request's current command may issue: its cached bankgroup/bank part and
  * the live channel and rank ready times. */

@@ -93,6 +93,9 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     s->open_row = malloc((size_t)nb * sizeof(int32_t));
     s->col_accesses = calloc((size_t)nb, sizeof(int64_t));
     for (int64_t i = 0; i < nb; i++) s->open_row[i] = -1;
+    s->bank_epoch = calloc((size_t)nb, sizeof(uint64_t));
+    s->bg_cmd_epoch = calloc((size_t)s->level_nodes[2] * HD_MAX_CMDS, sizeof(uint64_t));
+    s->sched_epoch = 1;
     s->cap_future = (int)(s->level_nodes[1] * (c->banks + 1) + 16);
     s->future = malloc((size_t)s->cap_future * sizeof(hd_future));
 
@@ -138,6 +141,8 @@ void hd_destroy(hd_system *s) {
     free(s->bank_state);
     free(s->open_row);
     free(s->col_accesses);
+    free(s->bank_epoch);
+    free(s->bg_cmd_epoch);
     free(s->future);
     if (s->ctrl) {
         for (int k = 0; k < s->n_ctrl; k++) {
@@ -203,13 +208,9 @@ static void system_tick(hd_system *s) {
 
 /* Earliest cycle (> clk) at which a tick can change anything. */
 static int64_t next_event(hd_system *s) {
-    if (s->next_event_epoch == s->epoch && s->epoch)  /* nothing changed since last time */
-        return hd_max64(s->next_event_cycle, s->clk + 1);
     int64_t e = HD_NEVER;
     for (int i = 0; i < s->n_future; i++) e = hd_min64(e, s->future[i].cycle);
     for (int k = 0; k < s->n_ctrl; k++) e = hd_min64(e, hd_ctrl_next_event(s, &s->ctrl[k]));
-    s->next_event_epoch = s->epoch;
-    s->next_event_cycle = e;
     return hd_max64(e, s->clk + 1);
 }
 
