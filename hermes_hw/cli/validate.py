@@ -7,8 +7,20 @@ import sys
 
 
 def _dram(args: argparse.Namespace) -> int:
-    from hermes_hw.dram.validate import TOLERANCES, format_table, validate_folder
+    from hermes_hw.dram.validate import (
+        TOLERANCES,
+        compare_backends,
+        format_side_by_side,
+        format_table,
+        validate_folder,
+    )
 
+    if args.against:
+        pairs = compare_backends(args.folder, args.against, cases=args.case or None)
+        print(format_side_by_side(pairs, args.against, markdown=args.markdown))
+        bad = [b.case_id for _, b in pairs if not b.passed] + [a.case_id for a, _ in pairs
+                                                               if not a.passed]
+        return 1 if bad else 0
     results = validate_folder(args.folder, backend=args.backend, cases=args.case or None)
     print(format_table(results, markdown=args.markdown))
     failed = [r.case_id for r in results if not r.passed]
@@ -26,5 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "../shared/reference/ramulator2)")
     dram.add_argument("--backend", help="DRAM backend to validate (default builtin)")
     dram.add_argument("--case", action="append", help="run only this case id (repeatable)")
+    dram.add_argument("--against", metavar="BACKEND",
+                      help="also run every case on BACKEND (e.g. ramulator2) in this process "
+                      "and print reference / builtin / BACKEND side by side with speeds")
     dram.add_argument("--markdown", action="store_true", help="print a Markdown table")
     dram.set_defaults(func=_dram)

@@ -118,6 +118,47 @@ def validate_folder(
     return out
 
 
+def compare_backends(folder: str | Path, other: str = "ramulator2",
+                     cases: list[str] | None = None) -> list[tuple[CaseResult, CaseResult]]:
+    """Run every case on the built-in engine and on ``other`` in this process."""
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    out = []
+    for case in manifest.get("cases", []):
+        if cases and case.get("id") not in cases:
+            continue
+        out.append((run_case(folder, case, "builtin"), run_case(folder, case, other)))
+    if not out:
+        raise InputError("no cases to run", source=str(folder / "manifest.json"))
+    return out
+
+
+def format_side_by_side(pairs: list[tuple[CaseResult, CaseResult]], other: str = "ramulator2",
+                        markdown: bool = False) -> str:
+    """Reference / built-in / other for each metric, and the wall time of each backend."""
+    head = ["case", f"cycles ref / builtin / {other}", "hits", "misses", "conflicts",
+            "mean read latency", f"wall s builtin / {other}", "speed ratio"]
+    rows = []
+    for ours, theirs in pairs:
+        def trio(k: str, fmt: str = "{:,}", a: CaseResult = ours, b: CaseResult = theirs) -> str:
+            return " / ".join(fmt.format(x) for x in (a.reference[k], a.ours[k], b.ours[k]))
+        rows.append([ours.case_id, trio("cycles"), trio("row_hits"), trio("row_misses"),
+                     trio("row_conflicts"), trio("avg_read_latency_cycles", "{:.2f}"),
+                     f"{ours.wall_seconds:.3f} / {theirs.wall_seconds:.3f}",
+                     f"{theirs.wall_seconds / ours.wall_seconds:.1f}x"])
+    return _render(head, rows, markdown)
+
+
+def _render(head: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+
+
 def format_table(results: list[CaseResult], markdown: bool = False) -> str:
     head = [
         "case",
