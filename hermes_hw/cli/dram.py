@@ -13,7 +13,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     out = run_replay(args.config, args.trace, trace_format=args.trace_format,
                      backend=args.backend, command_log=bool(args.command_log), check=args.check,
-                     write_plugin_outputs=args.plugin_outputs)
+                     write_plugin_outputs=args.plugin_outputs, gem5_version=args.gem5_version,
+                     addr_base=args.addr_base)
     if args.command_log:
         try:
             out.command_log.write_text(args.command_log)
@@ -67,8 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rp.add_argument("--config", required=True, help="DRAM config YAML (Ramulator2 format)")
     rp.add_argument("--trace", help="trace file (default: the config's Frontend.path)")
     rp.add_argument("--trace-format", default="auto",
-                    choices=["auto", "loadstore", "readwrite", "npz"],
-                    help="trace format (default: detected)")
+                    choices=["auto", "loadstore", "readwrite", "npz", "gem5"],
+                    help="trace format (default: detected; gem5 = protobuf packet trace, replayed "
+                    "at its recorded times)")
+    rp.add_argument("--gem5-version", help="gem5 release that recorded a gem5 trace "
+                    "(its command numbering; default v22.1)")
+    rp.add_argument("--addr-base", type=lambda x: int(x, 0), default=0,
+                    help="gem5 memory-range start subtracted from every address (default 0)")
     rp.add_argument("--backend", help="DRAM backend (default: the config's, else builtin)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--command-log", metavar="FILE", help="write every issued command")

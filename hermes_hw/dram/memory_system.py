@@ -115,17 +115,21 @@ class MemorySystem:
     # -- whole-trace replay ------------------------------------------------------------------
     def replay(self, chunks: Iterable[Any], *, on_commands: Callable[[np.ndarray], None] | None
                = None, started: float | None = None) -> ReplayResult:
-        """Replay a stream of TraceChunk (or (addr, is_write) pairs) with Ramulator2's
-        LoadStoreTrace feeding, then drain. ``on_commands`` receives command-log batches."""
+        """Replay a stream of TraceChunk, (addr, is_write) pairs or (addr, is_write,
+        arrival_cycles) triples (timed: a request is not offered before its arrival cycle) with
+        Ramulator2's LoadStoreTrace feeding, then drain. ``on_commands`` receives command-log
+        batches."""
         t0 = time.perf_counter() if started is None else started
         total = 0
         take = getattr(self.backend, "take_commands", None)
         for chunk in chunks:
             addr, is_write = chunk[0], chunk[1]
+            timed = not hasattr(chunk, "_fields") and len(chunk) == 3
+            arrival = np.asarray(chunk[2], dtype=np.int64) if timed else None
             if addr is None:
                 raise InputError("address-vector ReadWriteTrace lines cannot be replayed; use "
                                  "byte addresses")
-            n = self.backend.run_trace(addr, is_write)
+            n = self.backend.run_trace(addr, is_write, arrival)
             if n < 0:
                 raise InputError(f"request {total - n}: address {int(addr[-n - 1]):#x} is beyond "
                                  f"the capacity ({self.capacity_bytes} bytes)")

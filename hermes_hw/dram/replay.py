@@ -70,6 +70,24 @@ def trace_path_for(config_path: Path, cfg: Any, trace: str | None) -> Path:
     )
 
 
+def _gem5_chunks(path: Path, ms: MemorySystem, gem5_version: str | None, addr_base: int):
+    """Timed chunks (addr, is_write, arrival_cycles) of a gem5 packet trace."""
+    from hermes_hw.gem5 import read_gem5_trace
+
+    kw = {"gem5_version": gem5_version} if gem5_version else {}
+    trace = read_gem5_trace(
+        path, transaction_bytes=ms.resolved.tx_bytes, addr_base=addr_base, **kw
+    )
+    for addr, is_write, arrival in trace.iter_timed(ms.resolved.tck_ps / 1000):
+        if len(addr) and int(addr.max()) >= ms.capacity_bytes:
+            raise InputError(
+                f"address {int(addr.max()):#x} is beyond the capacity "
+                f"({ms.capacity_bytes} bytes)",
+                source=str(path),
+            )
+        yield addr, is_write, arrival
+
+
 def run_replay(
     config: str | Path,
     trace: str | None = None,
@@ -79,6 +97,8 @@ def run_replay(
     command_log: bool = False,
     check: bool = False,
     write_plugin_outputs: bool = False,
+    gem5_version: str | None = None,
+    addr_base: int = 0,
 ) -> ReplayOutput:
     """Open the config and trace, replay, drain; optionally log and check every command."""
     t0 = time.perf_counter()
@@ -95,7 +115,10 @@ def run_replay(
     fmt = trace_format
     if fmt == "auto" and cfg.Frontend is not None and not trace:
         fmt = cfg.Frontend.impl
-    reader = open_trace(path, fmt, capacity_bytes=ms.capacity_bytes)
+    if fmt == "gem5":
+        reader = _gem5_chunks(path, ms, gem5_version, addr_base)
+    else:
+        reader = open_trace(path, fmt, capacity_bytes=ms.capacity_bytes)
     batches: list[np.ndarray] = []
     result = ms.replay(reader, on_commands=batches.append if want_log else None, started=t0)
     log = command_log_from_records(batches) if want_log else None
