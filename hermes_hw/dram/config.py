@@ -8,10 +8,10 @@ Extensions (all optional): ``MemorySystem.access_mode`` (host | ndp), ``MemorySy
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from hermes_hw.errors import InputError, closest_match_hint
 
@@ -62,47 +62,34 @@ class DramDeviceConfig(_Strict):
     )
 
 
-class UnitConfig(_Strict):
-    impl: str
+def _unit(kind: str) -> Any:
+    """A unit name checked against the built-in engine's registry for ``kind``."""
+    return Annotated[str, AfterValidator(lambda v: _check_unit(kind, v))]
 
 
-class SchedulerConfig(UnitConfig):
-    impl: str = Field("FRFCFS", description="scheduler unit (FRFCFS, FCFS)")
-
-    @field_validator("impl")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _check_unit("scheduler", v)
+class SchedulerConfig(_Strict):
+    impl: _unit("scheduler") = Field("FRFCFS", description="scheduler unit (FRFCFS, FCFS)")
 
 
-class RefreshConfig(UnitConfig):
-    impl: str = Field("AllBank", description="refresh manager unit (AllBank, NoRefresh)")
-
-    @field_validator("impl")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _check_unit("refresh manager", v)
+class RefreshConfig(_Strict):
+    impl: _unit("refresh manager") = Field(
+        "AllBank", description="refresh manager unit (AllBank, NoRefresh)"
+    )
 
 
-class RowPolicyConfig(UnitConfig):
-    impl: str = Field("OpenRowPolicy", description="row policy (OpenRowPolicy, ClosedRowPolicy)")
+class RowPolicyConfig(_Strict):
+    impl: _unit("row policy") = Field(
+        "OpenRowPolicy", description="row policy (OpenRowPolicy, ClosedRowPolicy)"
+    )
     cap: int = Field(
         10_000_000, ge=1, description="ClosedRowPolicy: column accesses before a precharge (count)"
     )
 
-    @field_validator("impl")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _check_unit("row policy", v)
 
-
-class AddrMapperConfig(UnitConfig):
-    impl: str = Field("RoBaRaCoCh", description="address mapper unit")
-
-    @field_validator("impl")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        return _check_unit("address mapper", v)
+class AddrMapperConfig(_Strict):
+    impl: _unit("address mapper") = Field(
+        "RoBaRaCoCh", description="address mapper (RoBaRaCoCh, ChRaBaRoCo, RoCoBaRaCh, MOP4CLXOR)"
+    )
 
 
 class PluginSpec(_Strict):
