@@ -14,7 +14,7 @@ import sys
 from hermes_hw import __version__
 from hermes_hw.errors import EXIT_BAD_INPUT, InputError
 
-COMMANDS: tuple[str, ...] = ("doctor", "dram", "validate", "gem5", "model", "gpu")
+COMMANDS: tuple[str, ...] = ("doctor", "dram", "validate", "gem5", "model", "gpu", "workload")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,7 +111,7 @@ class ActivityProfile(BaseModel):
         0.92, gt=0.0, lt=1.0, description="share of active neurons still active one token later"
     )
     layer_coupling: float = Field(
-        0.97,
+        0.985,
         ge=0.0,
         lt=1.0,
         description="probability a neuron re-uses its previous-layer parent's random draw",

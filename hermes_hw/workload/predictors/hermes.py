@@ -46,6 +46,24 @@ def correlation_table_bytes(model) -> int:
     return total_bits // 8
 
 
+def _sibling_pair_shift(partners: np.ndarray) -> tuple[int, int] | None:
+    """(shift, first) if every neuron ``i >= first`` has partners ``2*((i-shift)//2)`` and
+    ``+1`` and the neurons before ``first`` have none (the synthetic source's layout)."""
+    has = (partners >= 0).all(axis=1)
+    if not has.any():
+        return None
+    first = int(np.argmax(has))
+    if has[:first].any() or not has[first:].all():
+        return None
+    shift = first - int(partners[first, 0])
+    i = np.arange(first, len(partners))
+    base = 2 * ((i - shift) // 2)
+    if shift <= 0 or shift % 2 or not (np.array_equal(partners[first:, 0], base)
+                                       and np.array_equal(partners[first:, 1], base + 1)):
+        return None
+    return shift, first
+
+
 @register_predictor("hermes")
 class HermesPredictor(Predictor):
     def __init__(
@@ -72,20 +90,10 @@ class HermesPredictor(Predictor):
         self.layer_weight, self.threshold, self.comparison = layer_weight, threshold, comparison
         self.hot_threshold, self.first_layer_s2, self.edges = hot_threshold, first_layer_s2, edges
         self.use_token, self.use_layer = use_token, use_layer
-        # decision table over (s2, s1): index = s1 + 16 * s2
-        s1 = np.tile(np.arange(16), 3)
-        s2 = np.repeat(np.arange(3), 16)
-        if not use_token:  # layer-only ablation: s1 treated as the hot threshold
-            s1 = np.full_like(s1, hot_threshold)
-        if not use_layer:  # token-only ablation: s2 treated as the first-layer default
-            s2 = np.full_like(s2, first_layer_s2)
-        score = s1 + layer_weight * s2
-        self._decide = (score > threshold) if comparison == ">" else (score >= threshold)
-        # update table over (fired, state): index = state + 16 * fired
-        st = np.arange(16)
-        self._update = np.concatenate([
-            np.maximum(st - miss_decrement, 0), np.minimum(st + fire_increment, STATE_MAX)
-        ]).astype(np.uint8)
+        if comparison == ">=":  # s >= t  <=>  s > t - 1 on integers
+            threshold -= 1
+        self._cut = threshold
+
         self.state = np.zeros(0, dtype=np.uint8)
 
     def start(self, ctx: PredictorContext) -> None:
@@ -99,23 +107,46 @@ class HermesPredictor(Predictor):
         partners[missing] = n
         partners[first, : self.first_layer_s2] = n + 1
         self.partners = partners
+        self._p0 = np.ascontiguousarray(partners[:, 0], dtype=np.intp)
+        self._p1 = np.ascontiguousarray(partners[:, 1], dtype=np.intp)
         self._ext = np.zeros(n + 2, dtype=np.uint8)
         self._ext[n + 1] = 1
+        self._pairs = _sibling_pair_shift(ctx.partners)
+
+    def _s2(self, truth: np.ndarray) -> np.ndarray:
+        """How many of each neuron's two partners fired (uint8 0..2)."""
+        n = len(self.state)
+        t8 = truth.view(np.uint8)
+        if self._pairs is not None:  # fast path: partners are sibling pairs 'shift' earlier
+            shift, first_n = self._pairs
+            pair = t8[0::2] + t8[1::2]
+            s2 = np.empty(n, dtype=np.uint8)
+            s2[:first_n] = self.first_layer_s2
+            s2[first_n:] = np.repeat(pair, 2)[first_n - shift: n - shift]
+            return s2
+        ext = self._ext
+        ext[:n] = t8
+        s2 = ext.take(self._p0)
+        s2 += ext.take(self._p1)
+        return s2
 
     def predict(self, truth: np.ndarray) -> np.ndarray:
-        n = len(self.state)
-        ext = self._ext
-        ext[:n] = truth.view(np.uint8)
-        s2 = ext[self.partners[:, 0]]
-        s2 += ext[self.partners[:, 1]]
-        idx = s2 << 4
-        idx |= self.state
-        return self._decide[idx]
+        s2 = self._s2(truth) if self.use_layer else np.full(len(self.state), self.first_layer_s2,
+                                                             np.uint8)
+        score = s2 * np.uint8(self.layer_weight)
+        score += self.state if self.use_token else np.uint8(self.hot_threshold)
+        return score > self._cut
 
     def update(self, truth: np.ndarray) -> None:
-        idx = truth.view(np.uint8) << 4
-        idx |= self.state
-        self.state = self._update[idx]
+        st = self.state
+        up = np.minimum(st, np.uint8(STATE_MAX - self.fire_increment))
+        up += np.uint8(self.fire_increment)
+        down = np.maximum(st, np.uint8(self.miss_decrement))
+        down -= np.uint8(self.miss_decrement)
+        up -= down  # >= 1: up >= 4 > down or up = down + 5
+        up *= truth.view(np.uint8)
+        down += up
+        self.state = down
 
     def hotness(self) -> np.ndarray:
         return self.state
