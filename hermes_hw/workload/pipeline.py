@@ -161,7 +161,7 @@ class Workload:
         trace = self._trace()
         timings["activations"] = time.perf_counter() - t0
         layout = trace.layout
-        nb, d, n = len(model.blocks), o.system.n_dimms, layout.total_bits
+        nb, n = len(model.blocks), layout.total_bits
         valid = layout.valid_flat()
         block_of = layout.block_of_flat()
         starts = layout.bit_offsets[:-1]

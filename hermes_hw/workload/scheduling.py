@@ -88,7 +88,9 @@ def remap_block(counts: np.ndarray, dimm: np.ndarray, cold: np.ndarray, n_dimms:
                 dst.extend([light] * take)
                 diff -= 2 * cj * take
             pos += same
-        load[heavy] = load[light] + diff
+        shifted = (int(load[heavy]) - int(load[light]) - diff) // 2
+        load[heavy] -= shifted
+        load[light] += shifted
     moved_a = np.array(moved, dtype=np.int64)
     dst_a = np.array(dst, dtype=np.int8)
     if len(moved_a):

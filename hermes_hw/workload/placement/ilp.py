@@ -18,6 +18,7 @@ and the rest are dealt to the DIMMs in snake order with the solved counts.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pulp
@@ -105,8 +106,11 @@ class IlpPlacement(PlacementPolicy):
         cap = problem.dimm_capacity_bytes * (d if sym else 1)
         for j in range(len(units) - 1):
             prob += pulp.lpSum(dimm_bytes[j]) <= cap
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit_s, gapRel=self.gap)
-        status = prob.solve(solver)
+        with warnings.catch_warnings():  # PuLP 3 flags its bundled CBC as deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit_s,
+                                       gapRel=self.gap)
+            status = prob.solve(solver)
         if pulp.LpStatus[status] not in ("Optimal",) and prob.sol_status not in (1, 2):
             raise InputError(
                 f"placement ILP is {pulp.LpStatus[status]}: the model does not fit the GPU and "
