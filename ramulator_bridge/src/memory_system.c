@@ -36,6 +36,9 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     if (!s->scheduler || !s->rowpolicy || !s->refresh || !s->mapper) FAIL("unknown unit id");
     if (c->read_buffer_max < 0 || c->write_buffer_max < 0 || c->active_buffer_max < 0 || c->priority_buffer_max < 0)
         FAIL("buffer sizes must be >= 0");
+    if (c->read_buffer_max > 4094 || c->write_buffer_max > 4094 || c->active_buffer_max > 4094 ||
+        c->priority_buffer_max > 4094)
+        FAIL("buffer sizes must be <= 4094");
     if (c->memory_clock_ratio < 1) FAIL("clock_ratio must be >= 1");
     if (c->nREFI < 1) FAIL("nREFI must be >= 1");
     s->capacity_tx = 1;

@@ -1,29 +1,29 @@
 /* scheduler_frfcfs.c: "FRFCFS" as in Ramulator2 v2.0a: requests whose next command is ready this
- * cycle first, then the earliest arrival (then buffer order). Ready-first, not row-hit-first. */
+ * cycle first, then the earliest arrival (then buffer order). Ready-first, not row-hit-first.
+ *
+ * The pass is branch-free: each request becomes an ordering key (not-ready flag, arrival, index),
+ * and the earliest ready time is kept with the same (arrival, index) tie-break. */
 #include "engine_internal.h"
 
+#define IDX_BITS 12 /* buffers hold at most 4095 requests (checked in hd_create) */
+
 static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
-    int best = -1, best_ready = 0, at_min = -1;
-    int64_t min_ready = HD_NEVER;
+    uint64_t best_key = UINT64_MAX;
+    unsigned __int128 min_key = ~(unsigned __int128)0;
     for (int i = 0; i < buf->size; i++) {
         hd_req *r = &buf->items[i];
         hd_req_validate(s, r);
         int64_t t = hd_req_ready(s, r);
-        int ready = t <= clk;
-        if (best < 0 || (ready && !best_ready) ||
-            (ready == best_ready && r->arrive < buf->items[best].arrive)) {
-            best = i;
-            best_ready = ready;
-        }
-        /* at cycle min_ready exactly the requests with that ready time are ready */
-        if (t < min_ready || (t == min_ready && r->arrive < buf->items[at_min].arrive)) {
-            min_ready = t;
-            at_min = i;
-        }
+        uint64_t age = ((uint64_t)r->arrive << IDX_BITS) | (uint64_t)i;
+        uint64_t key = ((uint64_t)(t > clk) << 63) | age;
+        best_key = key < best_key ? key : best_key;
+        unsigned __int128 mkey = ((unsigned __int128)(uint64_t)t << 64) | age;
+        min_key = mkey < min_key ? mkey : min_key;
     }
-    out->best = best;
-    out->best_at_min = at_min;
-    out->min_ready = min_ready;
+    int empty = buf->size == 0;
+    out->best = empty ? -1 : (int)(best_key & ((1u << IDX_BITS) - 1));
+    out->best_at_min = empty ? -1 : (int)((uint64_t)min_key & ((1u << IDX_BITS) - 1));
+    out->min_ready = empty ? HD_NEVER : (int64_t)(uint64_t)(min_key >> 64);
 }
 
 /* A new request is the youngest: it only wins if it is ready and the current choice is not. */
