@@ -39,7 +39,8 @@ ffibuilder.set_source(
     "\n".join(f'#include "{h.name}"' for h in HEADERS),
     sources=[str(s.relative_to(HERE.parent)) for s in SOURCES],
     include_dirs=[str((HERE / "include").relative_to(HERE.parent))],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wno-unused-function"],
+    # hidden visibility: calls between the engine's files need no PLT indirection
+    extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wno-unused-function", "-fvisibility=hidden"],
 )
 
 if __name__ == "__main__":

@@ -159,7 +159,9 @@ static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk
                     if (s->n_scons[3][cmd] && apply_sibling(s, 3, bn, cmd, clk)) s->full_epoch = ep;
                     continue;
                 }
-                if (apply_target(s, 3, bn, cmd, clk)) s->bank_epoch[bn] = ep;
+                uint32_t mb = apply_target(s, 3, bn, cmd, clk);
+                for (int k = 0; mb; k++, mb >>= 1)
+                    if (mb & 1u) s->bank_cmd_epoch[bn * MC + k] = ep;
             }
         }
     }
@@ -191,9 +193,9 @@ void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
     int64_t clk = s->clk;
     uint64_t ep = ++s->sched_epoch;
     update_timing(s, cmd, vec, clk);
-    if (vec[2] >= 0 && vec[3] >= 0) /* the target bank's state may change */
-        s->bank_epoch[hd_bank_index(s, vec[0], vec[1], vec[2], vec[3])] = ep;
-    else
+    if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA)
+        s->bank_epoch[hd_bank_index(s, vec[0], vec[1], vec[2], vec[3])] = ep; /* state change */
+    else if (vec[2] < 0 || vec[3] < 0)
         s->full_epoch = ep; /* rank-wide or same-bank commands change many banks */
     switch (cmd) {
     case HD_CMD_ACT: {

@@ -108,7 +108,8 @@ struct hd_system {
     int cross_ctrl;                          /* controllers share timing (host mode) */
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */
-    uint64_t *bank_epoch;       /* per bank: epoch of its last state/timing change */
+    uint64_t *bank_epoch;       /* per bank: epoch of its last state change */
+    uint64_t *bank_cmd_epoch;   /* per bank and command: epoch of its last timing change */
     uint64_t *bg_cmd_epoch;     /* per bank group and command: epoch of its last timing change */
     int8_t *bank_state;
     int32_t *open_row;
@@ -168,7 +169,8 @@ static inline void hd_req_validate(hd_system *s, hd_req *r) {
     if (r->epoch == s->sched_epoch) return;
     if (r->epoch < s->full_epoch || r->bank_node < 0 || s->bank_epoch[r->bank_node] > r->epoch) {
         hd_req_refresh(s, r);
-    } else if (s->bg_cmd_epoch[r->bg_node * HD_MAX_CMDS + r->cmd] > r->epoch) {
+    } else if (s->bg_cmd_epoch[r->bg_node * HD_MAX_CMDS + r->cmd] > r->epoch ||
+               s->bank_cmd_epoch[r->bank_node * HD_MAX_CMDS + r->cmd] > r->epoch) {
         r->ready_local = hd_dev_req_ready(s, r);
     }
     r->epoch = s->sched_epoch;

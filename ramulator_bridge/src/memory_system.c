@@ -97,6 +97,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     s->col_accesses = calloc((size_t)nb, sizeof(int64_t));
     for (int64_t i = 0; i < nb; i++) s->open_row[i] = -1;
     s->bank_epoch = calloc((size_t)nb, sizeof(uint64_t));
+    s->bank_cmd_epoch = calloc((size_t)nb * HD_MAX_CMDS, sizeof(uint64_t));
     s->bg_cmd_epoch = calloc((size_t)s->level_nodes[2] * HD_MAX_CMDS, sizeof(uint64_t));
     s->sched_epoch = 1;
     s->cap_future = (int)(s->level_nodes[1] * (c->banks + 1) + 16);
@@ -145,6 +146,7 @@ void hd_destroy(hd_system *s) {
     free(s->open_row);
     free(s->col_accesses);
     free(s->bank_epoch);
+    free(s->bank_cmd_epoch);
     free(s->bg_cmd_epoch);
     free(s->future);
     if (s->ctrl) {
