@@ -14,7 +14,10 @@ import sys
 from hermes_hw import __version__
 from hermes_hw.errors import EXIT_BAD_INPUT, InputError
 
-COMMANDS: tuple[str, ...] = ("doctor", "dram", "validate", "gem5", "model", "gpu", "workload")
+COMMANDS: tuple[str, ...] = (
+    "doctor", "dram", "validate", "gem5", "model", "gpu", "workload",
+    "sweep",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
