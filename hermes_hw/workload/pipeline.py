@@ -60,6 +60,12 @@ class WorkloadOptions:
             raise InputError("placement_frequencies must be 'offline' or 'prefill'")
 
 
+def _nanmean(values: np.ndarray) -> float:
+    """Mean over finite entries (NaN = an idle block); NaN when there are none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
 @dataclass
 class WorkloadReport:
     """Per-block accumulators; :meth:`groups` summarises them per layer group."""
@@ -88,7 +94,7 @@ class WorkloadReport:
         if not use:
             return float("nan")
         vals = np.stack(use)[:, sel]
-        return float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        return _nanmean(vals)
 
     def groups(self, n_groups: int = 8) -> list[dict]:
         """Rows per (layer group, kind): sparsity, recall, precision, GPU share, imbalance."""
@@ -112,9 +118,8 @@ class WorkloadReport:
                                                                           .sum(), 1)),
                     "imbalance_no_remap": self._window_imbalance(self.imbalance_static, sel),
                     "imbalance_remap": self._window_imbalance(self.imbalance_remap, sel),
-                    "imbalance_in_window": float(np.nanmean(np.stack(
-                        self.imbalance_in_window)[:, sel])) if self.imbalance_in_window
-                    else float("nan"),
+                    "imbalance_in_window": _nanmean(np.stack(self.imbalance_in_window)[:, sel])
+                    if self.imbalance_in_window else float("nan"),
                 })
         return rows
 
@@ -127,7 +132,7 @@ class WorkloadReport:
             "gpu_share": float(self.gpu_active.sum() / max(self.pred_active.sum(), 1)),
             "imbalance_no_remap": self._window_imbalance(self.imbalance_static, allb),
             "imbalance_remap": self._window_imbalance(self.imbalance_remap, allb),
-            "imbalance_in_window": float(np.nanmean(np.stack(self.imbalance_in_window)))
+            "imbalance_in_window": _nanmean(np.stack(self.imbalance_in_window))
             if self.imbalance_in_window else float("nan"),
             "pcie_bytes_per_token": float(self.pcie_bytes.sum() / t),
             "dimm_link_bytes_per_token": float(self.dimm_link_bytes.sum() / t),
@@ -248,15 +253,19 @@ class Workload:
                 best = np.maximum.reduceat(np.where(cand, state, 0), starts)
                 worst = np.minimum.reduceat(np.where(on_gpu, state, 255).astype(np.uint8),
                                             starts)
-                for b in np.flatnonzero(best > worst):
+                todo = np.flatnonzero(best > worst)
+                cand_flat, res_flat = np.flatnonzero(cand), np.flatnonzero(on_gpu)
+                ccut = np.searchsorted(cand_flat, layout.bit_offsets)
+                rcut = np.searchsorted(res_flat, layout.bit_offsets)
+                for b in todo:
+                    base = int(layout.bit_offsets[b])
                     sl = layout.block_slice(int(b))
-                    gpu_view = on_gpu[sl]
-                    prom, evic = adjust_block(state[sl], gpu_view, valid[sl], o.hot_threshold,
-                                              int(max_swaps[b]))
+                    prom, evic = adjust_block(
+                        state[sl], on_gpu[sl], cand_flat[ccut[b]:ccut[b + 1]] - base,
+                        res_flat[rcut[b]:rcut[b + 1]] - base, int(max_swaps[b]))
                     if len(prom):
                         report.pcie_bytes[b] += len(prom) * bpn[b]
                         if work is not None:
-                            base = int(layout.bit_offsets[b])
                             work.promoted[int(b)] = (ids_flat[base + prom], ids_flat[base + evic])
 
             if (step + 1) % o.window == 0:

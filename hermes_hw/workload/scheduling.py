@@ -27,13 +27,12 @@ def promotion_budget(model, system) -> int:
     return int(seconds * system.pcie_gbps * 1e9 / 2)
 
 
-def adjust_block(state: np.ndarray, on_gpu: np.ndarray, valid: np.ndarray, hot_threshold: int,
+def adjust_block(state: np.ndarray, on_gpu: np.ndarray, cand: np.ndarray, res: np.ndarray,
                  max_swaps: int) -> tuple[np.ndarray, np.ndarray]:
     """Swap candidates in for the lowest-state residents of one block (in place on ``on_gpu``).
 
-    Returns (promoted, evicted) block-local indices."""
-    cand = np.flatnonzero((state > hot_threshold) & ~on_gpu & valid)
-    res = np.flatnonzero(on_gpu)
+    ``cand``: indices with state above the hot threshold and no GPU copy; ``res``: indices with
+    a GPU copy (both block-local). Returns (promoted, evicted) block-local indices."""
     if len(cand) == 0 or len(res) == 0 or max_swaps <= 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
@@ -41,12 +40,12 @@ def adjust_block(state: np.ndarray, on_gpu: np.ndarray, valid: np.ndarray, hot_t
     cs = state[cand]
     rs = state[res]
     if len(cand) > k:
-        top = np.argpartition(-cs, k - 1)[:k]
+        top = np.argpartition(-cs.astype(np.int16), k - 1)[:k]
         cand, cs = cand[top], cs[top]
     if len(res) > k:
         low = np.argpartition(rs, k - 1)[:k]
         res, rs = res[low], rs[low]
-    oc = np.argsort(-cs, kind="stable")
+    oc = np.argsort(-cs.astype(np.int16), kind="stable")
     orr = np.argsort(rs, kind="stable")
     cand, cs, res, rs = cand[oc], cs[oc], res[orr], rs[orr]
     swaps = int(np.count_nonzero(cs > rs))  # a prefix: cs descending, rs ascending

@@ -107,13 +107,16 @@ def test_ilp_not_worse_than_greedy_and_both_beat_baselines():
 def test_adjustment_promotes_hot_evicts_lowest():
     state = np.array([15, 12, 3, 11, 0, 14], dtype=np.uint8)
     on_gpu = np.array([False, False, True, False, True, True])
-    prom, evic = adjust_block(state, on_gpu, np.ones(6, bool), 10, max_swaps=5)
+    def lists():
+        return np.flatnonzero((state > 10) & ~on_gpu), np.flatnonzero(on_gpu)
+
+    prom, evic = adjust_block(state, on_gpu, *lists(), max_swaps=5)
     # candidates (state > 10, not on GPU): 0 (15), 1 (12), 3 (11); residents: 4 (0), 2 (3), 5
     assert prom.tolist() == [0, 1] and evic.tolist() == [4, 2]
     assert on_gpu.tolist() == [True, True, False, False, False, True]
     # the budget caps the swaps
     on_gpu = np.array([False, False, True, False, True, True])
-    prom, _ = adjust_block(state, on_gpu, np.ones(6, bool), 10, max_swaps=1)
+    prom, _ = adjust_block(state, on_gpu, *lists(), max_swaps=1)
     assert prom.tolist() == [0]
 
 

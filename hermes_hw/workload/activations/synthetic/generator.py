@@ -60,7 +60,7 @@ def _smooth_over_jitter(p_sorted: np.ndarray, sigma: float) -> np.ndarray:
         return p_sorted.copy()
     n = len(p_sorted)
     log_rank = np.log(np.arange(n) + 1.0)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(12)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(8)
     weights = weights / weights.sum()
     out = np.zeros(n)
     for z, wt in zip(nodes, weights, strict=True):
