@@ -73,7 +73,7 @@ class SchedulerConfig(_Strict):
 
 class RefreshConfig(_Strict):
     impl: _unit("refresh manager") = Field(
-        "AllBank", description="refresh manager unit (AllBank, NoRefresh)"
+        "AllBank", description="refresh manager unit (AllBank, SameBank for DDR5, NoRefresh)"
     )
 
 
@@ -113,10 +113,13 @@ class ControllerConfig(_Strict):
     wr_high_watermark: float = Field(
         0.8, ge=0, le=1, description="enter write mode above (fraction of write queue)")
     read_buffer_size: int = Field(
-        32, ge=1, le=4094, description="read queue max_size (Ramulator2 ReqBuffer: holds max_size+1)"
+        32, ge=1, le=4094,
+        description="read queue max_size (Ramulator2 ReqBuffer: holds max_size+1)",
     )
     write_buffer_size: int = Field(32, ge=1, le=4094, description="write queue max_size (as above)")
-    active_buffer_size: int = Field(32, ge=1, le=4094, description="active buffer max_size (as above)")
+    active_buffer_size: int = Field(
+        32, ge=1, le=4094, description="active buffer max_size (as above)"
+    )
     priority_buffer_size: int = Field(1568, ge=1, le=4094, description="priority buffer max_size")
     Scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     RefreshManager: RefreshConfig = Field(default_factory=RefreshConfig)

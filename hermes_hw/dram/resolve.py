@@ -117,6 +117,10 @@ def resolve(cfg: DramConfig) -> ResolvedDram:
     if missing:
         raise InputError(f"{where}.timing: {', '.join(missing)} not specified (and not derivable "
                          f"for dq={org['dq']}, rate={values['rate']})", source=src)
+    refresh = ms.Controller.RefreshManager.impl
+    if refresh == "SameBank" and "REFsb" not in std.commands:
+        raise InputError(f"MemorySystem.Controller.RefreshManager.impl: SameBank needs the REFsb "
+                         f"command, which {std.name} does not have (use AllBank)", source=src)
     # constraints, adapted to the access mode
     ndp = ms.access_mode == "ndp"
     cons: list[tuple[int, str, str, int, int, bool]] = []

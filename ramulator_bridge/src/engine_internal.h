@@ -82,6 +82,7 @@ typedef struct {
 
 typedef struct {
     const char *name;
+    void (*init)(hd_system *sys, hd_ctrl *c);  /* sets c->next_refresh */
     void (*tick)(hd_system *sys, hd_ctrl *c);
     int64_t (*next_event)(const hd_system *sys, const hd_ctrl *c);
 } hd_refresh_impl;

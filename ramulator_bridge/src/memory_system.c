@@ -121,7 +121,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         }
         q->pend_cap = 256;
         q->pend = malloc(sizeof(hd_pending) * (size_t)q->pend_cap);
-        q->next_refresh = c->nREFI;
+        s->refresh->init(s, q);
     }
     s->lat_hist = calloc(HD_LATENCY_BUCKETS, sizeof(int64_t));
     s->log_cap = 4096;

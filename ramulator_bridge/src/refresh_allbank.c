@@ -2,6 +2,8 @@
  * the priority buffer (the controller closes open banks with PREA first). */
 #include "engine_internal.h"
 
+static void allbank_init(hd_system *s, hd_ctrl *c) { c->next_refresh = s->cfg.nREFI; }
+
 static void allbank_tick(hd_system *s, hd_ctrl *c) {
     if (s->clk != c->next_refresh) return;
     c->next_refresh += s->cfg.nREFI;
@@ -17,4 +19,5 @@ static int64_t allbank_next_event(const hd_system *s, const hd_ctrl *c) {
     return c->next_refresh;
 }
 
-const hd_refresh_impl hd_refresh_allbank = {"AllBank", allbank_tick, allbank_next_event};
+const hd_refresh_impl hd_refresh_allbank = {"AllBank", allbank_init, allbank_tick,
+                                            allbank_next_event};

@@ -4,13 +4,14 @@
 
 extern const hd_scheduler_impl hd_scheduler_frfcfs, hd_scheduler_fcfs;
 extern const hd_rowpolicy_impl hd_rowpolicy_open, hd_rowpolicy_closed;
-extern const hd_refresh_impl hd_refresh_allbank, hd_refresh_none;
+extern const hd_refresh_impl hd_refresh_allbank, hd_refresh_none, hd_refresh_samebank;
 extern const hd_mapper_impl hd_mapper_robaracoch, hd_mapper_chrabaroco, hd_mapper_rocobarach,
     hd_mapper_mop4clxor;
 
 static const hd_scheduler_impl *const SCHEDULERS[] = {&hd_scheduler_frfcfs, &hd_scheduler_fcfs};
 static const hd_rowpolicy_impl *const ROW_POLICIES[] = {&hd_rowpolicy_open, &hd_rowpolicy_closed};
-static const hd_refresh_impl *const REFRESHES[] = {&hd_refresh_allbank, &hd_refresh_none};
+static const hd_refresh_impl *const REFRESHES[] = {&hd_refresh_allbank, &hd_refresh_none,
+                                                  &hd_refresh_samebank};
 static const hd_mapper_impl *const MAPPERS[] = {&hd_mapper_robaracoch, &hd_mapper_chrabaroco,
                                                &hd_mapper_rocobarach, &hd_mapper_mop4clxor};
 

@@ -16,6 +16,8 @@ CONFIGS = st.sampled_from([
     {"RowPolicy": {"impl": "ClosedRowPolicy", "cap": 2}},
     {"AddrMapper": "MOP4CLXOR"},
     {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN"},
+    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN",
+     "RefreshManager": {"impl": "SameBank"}},
     {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_4800B",
      "ranks": 2},
     {"org_preset": "DDR4_16Gb_x16", "timing_preset": "DDR4_3200AC", "ranks": 4,

@@ -98,6 +98,37 @@ def test_refresh_every_trefi_with_prea_first():
         assert not ((act > c) & (act < c + T["nRFC"])).any()
 
 
+def test_ddr5_same_bank_refresh_rotates_bank_index_every_trefi_over_banks():
+    # SameBank: one REFsb per nREFI / banks cycles, bank index 0, 1, 2, 3, 0, ... so each bank is
+    # refreshed once per nREFI; no all-bank refresh; every command passes the protocol checker.
+    from hermes_hw.dram.checker import check_commands
+
+    ms = system(standard="DDR5", org_preset="DDR5_16Gb_x8", timing_preset="DDR5_3200AN",
+                RefreshManager={"impl": "SameBank"})
+    rng = np.random.default_rng(5)
+    res, log = replay(ms, rng.integers(0, 2**27, size=8000).astype(np.uint64) * 64)
+    n_refi, banks = ms.resolved.timings["nREFI"], ms.resolved.org["bank"]
+    interval = n_refi // banks
+    refsb = log.take(log.cmd == log.code("REFsb"))
+    assert res.stats["commands"]["REFab"] == 0
+    assert len(refsb) in (res.stats["drain_cycles"] // interval,
+                          res.stats["drain_cycles"] // interval - 1)
+    assert list(refsb.bank[:8]) == [0, 1, 2, 3, 0, 1, 2, 3]
+    for k, c in enumerate(refsb.cycle, start=1):
+        assert k * interval <= c <= k * interval + 200
+    r = ms.resolved
+    assert check_commands(log, r.standard.name, r.timings, r.org).violations == []
+
+
+def test_same_bank_refresh_needs_refsb(tmp_path):
+    import pytest as _pytest
+
+    from hermes_hw.errors import InputError
+
+    with _pytest.raises(InputError, match="SameBank needs the REFsb"):
+        system(RefreshManager={"impl": "SameBank"})
+
+
 def test_no_refresh_unit_issues_no_refresh():
     ms = system(RefreshManager={"impl": "NoRefresh"})
     rng = np.random.default_rng(3)

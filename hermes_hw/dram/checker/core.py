@@ -187,13 +187,15 @@ def check_commands(
     for rule in rules:
         if rule.scope == "other_rank" and mode == "ndp":
             continue
+        if not rule.parameters() <= params.keys():
+            continue  # an optional parameter (OPTIONAL_PARAMETERS) was not given
         checked.append(f"{rule.name} ({'/'.join(rule.before)} -> {'/'.join(rule.after)}, "
                        f"{rule.scope}: {rule.formula()})")  # fmt: skip
         _check_timing_rule(rule, params, log, scopes, mask, found)
     if len(log):
         _check_faw(params[FAW_PARAMETER], mask(("ACT",)), scopes, cycle, found)
         _check_bank_state(log, scopes, mask, found)
-        _check_refresh(params["nREFI"], org, log, mask(("REFab",)), found)
+        _check_refresh(params["nREFI"], org, log, mask(("REFab",)), mask(("REFsb",)), found)
     checked += [
         f"nFAW (4 ACT window, rank: {FAW_PARAMETER})",
         "bank state (ACT to a closed bank; RD/WR to the open row; REF with all banks closed)",
@@ -379,35 +381,41 @@ def _check_bank_state(log: CommandLog, scopes: _Scopes, mask, found: _Found) -> 
                 lambda i, e, c=int(count): f"{c} bank(s) open")  # fmt: skip
 
 
-def _check_refresh(n_refi: int, org: Organisation, log: CommandLog, ref: np.ndarray, found) -> None:
+def _check_refresh(
+    n_refi: int, org: Organisation, log: CommandLog, refab: np.ndarray, refsb: np.ndarray, found
+) -> None:
+    """Every bank is refreshed at least every MAX_REFRESH_POSTPONE x nREFI cycles: by a REFab of
+    its rank, or (DDR5) by a REFsb naming its bank index (it covers that bank in every group)."""
     limit = MAX_REFRESH_POSTPONE * n_refi
     end = int(log.cycle.max())
-    refs = np.flatnonzero(ref)
     rank_key = log.channel.astype(np.int64) * org.ranks + log.rank
+    bank_indices = range(org.banks) if refsb.any() else [None]
     for ch in range(org.channels):
         for rank in range(org.ranks):
-            mine = refs[rank_key[refs] == ch * org.ranks + rank]
-            times = np.concatenate(([0], log.cycle[mine], [end]))
-            gaps = np.diff(times)
-            for k in np.flatnonzero(gaps > limit):
-                is_end = k == len(mine)
-                index = len(log) - 1 if is_end else int(mine[k])
-                prev = int(mine[k - 1]) if k > 0 else None
-                found.other.append(
-                    Violation(
-                        index=index,
-                        cycle=int(times[k + 1]),
-                        command="end of log" if is_end else "REFab",
-                        constraint=f"refresh interval ({MAX_REFRESH_POSTPONE} x nREFI)",
-                        required_cycles=limit,
-                        actual_cycles=int(gaps[k]),
-                        earlier_index=prev,
-                        earlier_command="REFab" if prev is not None else None,
-                        earlier_cycle=int(log.cycle[prev]) if prev is not None else None,
-                        detail=f"channel {ch} rank {rank}"
-                        + ("" if prev is not None else ", counted from cycle 0"),
+            for b in bank_indices:
+                covers = refab if b is None else refab | (refsb & (log.bank == b))
+                mine = np.flatnonzero(covers & (rank_key == ch * org.ranks + rank))
+                times = np.concatenate(([0], log.cycle[mine], [end]))
+                gaps = np.diff(times)
+                for k in np.flatnonzero(gaps > limit):
+                    is_end = k == len(mine)
+                    index = len(log) - 1 if is_end else int(mine[k])
+                    prev = int(mine[k - 1]) if k > 0 else None
+                    where = f"channel {ch} rank {rank}" + ("" if b is None else f" bank {b}")
+                    found.other.append(
+                        Violation(
+                            index=index,
+                            cycle=int(times[k + 1]),
+                            command="end of log" if is_end else log.name_at(index),
+                            constraint=f"refresh interval ({MAX_REFRESH_POSTPONE} x nREFI)",
+                            required_cycles=limit,
+                            actual_cycles=int(gaps[k]),
+                            earlier_index=prev,
+                            earlier_command=log.name_at(prev) if prev is not None else None,
+                            earlier_cycle=int(log.cycle[prev]) if prev is not None else None,
+                            detail=where + ("" if prev is not None else ", counted from cycle 0"),
+                        )
                     )
-                )
 
 
 def _collect(found: _Found, log: CommandLog) -> list[Violation]:

@@ -123,9 +123,16 @@ DDR5_RULES: tuple[TimingRule, ...] = _COMMON + (
     _r("RD->WR", RD, WR, "rank", "nCL", "nBL", 2, "-nCWL", 2),
     _r("nCCDS_WTR", WR, RD, "rank"),
     _r("nCCDL_WTR", WR, RD, "bankgroup"),
-    _r("nRFC1", ("REFab",), ("ACT", "PREA", "REFab"), "rank"),
+    _r("nRFC1", ("REFab",), ("ACT", "PREA", "REFab", "REFsb"), "rank"),
     _r("nPPD", ("PRE", "PREA", "PREsb"), ("PRE", "PREA", "PREsb"), "rank"),
+    # same-bank refresh, rank-level parts (the per-bank-index REFsb -> ACT gap is not checked)
+    _r("nRFCsb", ("REFsb",), ("REFab", "PREA"), "rank"),
+    _r("nRP", ("PREA",), ("REFsb",), "rank"),
 )
+
+#: Parameters whose rules are skipped when the timing given has no value for them (logs of
+#: systems that never issue the command, e.g. REFsb without same-bank refresh).
+OPTIONAL_PARAMETERS = frozenset({"nRFCsb"})
 
 #: Four-activate window: parameter name per standard (ACT -> the 4th ACT after it, same rank).
 FAW_PARAMETER = "nFAW"
@@ -153,6 +160,7 @@ def resolve_timing(standard: str, timing: Mapping[str, int]) -> dict[str, int]:
     needed = {FAW_PARAMETER, "nREFI"}
     for rule in rules_for(standard):
         needed |= rule.parameters()
+    needed -= OPTIONAL_PARAMETERS - set(resolved)  # their rules are skipped (check_commands)
     missing = sorted(needed - set(resolved))
     if missing:
         raise InputError(
