@@ -199,9 +199,25 @@ class BuiltinBackend:
         }
 
     def stats(self) -> dict[str, Any]:
+        """Totals, plus ``per_controller``: one entry per channel (per rank in NDP mode)."""
         st = self._ffi.new("hd_stats *")
         self._lib.hd_get_stats(self._sys, st)
-        return self._stats_dict(st)
+        out = self._stats_dict(st)
+        out["per_controller"] = self.controller_stats()
+        return out
+
+    def controller_stats(self) -> list[dict[str, Any]]:
+        ffi, lib = self._ffi, self._lib
+        st = ffi.new("hd_stats *")
+        ch, rank = ffi.new("int32_t *"), ffi.new("int32_t *")
+        out = []
+        for k in range(lib.hd_controller_count(self._sys)):
+            lib.hd_get_controller_stats(self._sys, k, st, ch, rank)
+            d = self._stats_dict(st)
+            d["channel"] = int(ch[0])
+            d["rank"] = None if rank[0] < 0 else int(rank[0])
+            out.append(d)
+        return out
 
     def snapshot_stats(self) -> dict[str, Any] | None:
         st = self._ffi.new("hd_stats *")

@@ -21,6 +21,8 @@ def _replay(args: argparse.Namespace) -> int:
         except OSError as err:
             raise InputError(f"cannot write command log ({err.strerror})",
                              source=args.command_log) from None
+    if args.latency_histogram:
+        _write_latency_histogram(out, args.latency_histogram)
     obj = result_json(out)
     if args.json:
         print(json.dumps(obj, indent=2, sort_keys=False))
@@ -30,6 +32,14 @@ def _replay(args: argparse.Namespace) -> int:
         print(out.check.summary(), flush=True)
         return 1
     return 0
+
+
+def _write_latency_histogram(out, path: str) -> None:
+    from hermes_hw.plot.latency_csv import write_latency_histogram
+
+    if not hasattr(out.memory.backend, "latency_histogram"):
+        raise InputError("--latency-histogram: not available with this backend")
+    write_latency_histogram(out.memory.backend.latency_histogram(), out.result.tck_ns, path)
 
 
 def _print_table(obj: dict) -> None:
@@ -52,6 +62,12 @@ def _print_table(obj: dict) -> None:
     lines.append(f"bandwidth          {obj['bandwidth_gbps']:>12.2f}  GB/s over the drain time")
     lines.append("commands           " + ", ".join(f"{k} {v:,d}" for k, v in
                                                  obj["commands"].items() if v))
+    if len(obj.get("per_channel", [])) > 1:
+        for c in obj["per_channel"]:
+            who = f"ch{c['channel']}" + ("" if c["rank"] is None else f" rank{c['rank']}")
+            lines.append(f"  {who:<16} {c['reads'] + c['writes']:>12,d} requests, "
+                         f"{c['bandwidth_gbps']:.2f} GB/s, hits {c['row_hits']:,d}, "
+                         f"mean read latency {c['avg_read_latency_cycles']:.1f} cycles")
     if "protocol_check" in obj:
         pc = obj["protocol_check"]
         lines.append(f"protocol check     {pc['violations']} violations in "
@@ -78,6 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rp.add_argument("--backend", help="DRAM backend (default: the config's, else builtin)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--command-log", metavar="FILE", help="write every issued command")
+    rp.add_argument("--latency-histogram", metavar="FILE",
+                    help="write the read-latency histogram (CSV: latency_cycles, latency_ns, "
+                    "reads) for `hermes plot latency`")
     rp.add_argument("--check", action="store_true",
                     help="verify every command against the JEDEC rules (exit 1 on violations)")
     rp.add_argument("--plugin-outputs", action="store_true",

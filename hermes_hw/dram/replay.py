@@ -199,6 +199,23 @@ def result_json(out: ReplayOutput) -> dict[str, Any]:
         cdf = np.cumsum(hist) / hist.sum()
         obj["read_latency_p50_cycles"] = int(np.searchsorted(cdf, 0.5))
         obj["read_latency_p99_cycles"] = int(np.searchsorted(cdf, 0.99))
+    tx = out.memory.resolved.tx_bytes
+    drain = s["drain_cycles"] * tck
+    obj["per_channel"] = [
+        {
+            "channel": c["channel"],
+            "rank": c["rank"],
+            "reads": c["reads"],
+            "writes": c["writes"],
+            "row_hits": c["row_hits"],
+            "row_misses": c["row_misses"],
+            "row_conflicts": c["row_conflicts"],
+            "avg_read_latency_cycles": c["avg_read_latency_cycles"],
+            "bandwidth_gbps": (c["reads"] + c["writes"]) * tx / drain if drain else 0.0,
+            "commands": c["commands"],
+        }
+        for c in s.get("per_controller", [])
+    ]
     if out.check is not None:
         obj["protocol_check"] = {
             "commands": out.check.commands,

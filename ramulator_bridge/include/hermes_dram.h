@@ -126,6 +126,11 @@ int hd_idle(const hd_system *sys);
 void hd_get_stats(const hd_system *sys, hd_stats *out);
 void hd_mark_snapshot(hd_system *sys);
 int hd_get_snapshot(const hd_system *sys, hd_stats *out);
+/* Per controller (one per channel; one per rank in NDP mode): its statistics, its channel and
+ * its rank (-1 when it serves every rank of the channel). Returns 0 for a bad index. */
+int hd_controller_count(const hd_system *sys);
+int hd_get_controller_stats(const hd_system *sys, int k, hd_stats *out, int32_t *channel,
+                            int32_t *rank);
 /* Read latency histogram: counts for latency 0..n-1 cycles (last bucket = overflow). */
 int64_t hd_latency_histogram(const hd_system *sys, int64_t *out, int64_t n);
 

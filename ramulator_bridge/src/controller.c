@@ -72,7 +72,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
         for (int i = 0; i < c->writeq.size; i++) {
             if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
-                s->stats.forwarded_reads++;
+                c->stats.forwarded_reads++;
                 return 1;
             }
         }
@@ -115,11 +115,11 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
     if (p->depart > s->clk) return;
     int64_t lat = p->depart - p->arrive;
     if (lat > 1) { /* not a forwarded read */
-        s->stats.read_latency_sum += lat;
-        if (lat > s->stats.read_latency_max) s->stats.read_latency_max = lat;
+        c->stats.read_latency_sum += lat;
+        if (lat > c->stats.read_latency_max) c->stats.read_latency_max = lat;
         s->lat_hist[lat < HD_LATENCY_BUCKETS ? lat : HD_LATENCY_BUCKETS - 1]++;
     }
-    s->stats.reads_served++;
+    c->stats.reads_served++;
     if (s->cfg.record_completions && p->tag >= 0) {
         if (s->comp_count == s->comp_cap) {
             s->comp_cap *= 2;
@@ -205,11 +205,11 @@ static void record_command(hd_system *s, int cmd, const int32_t *vec) {
     rec->column = vec[5];
 }
 
-static void update_request_stats(hd_system *s, hd_req *r) {
+static void update_request_stats(hd_system *s, hd_ctrl *c, hd_req *r) {
     r->stat_done = 1;
     if (r->type != HD_REQ_READ && r->type != HD_REQ_WRITE) return;
     int kind = hd_dev_classify(s, r->vec);
-    hd_stats *st = &s->stats;
+    hd_stats *st = &c->stats;
     int rd = r->type == HD_REQ_READ;
     if (kind == 0) { st->row_hits++; if (rd) st->read_row_hits++; else st->write_row_hits++; }
     else if (kind == 2) { st->row_conflicts++; if (rd) st->read_row_conflicts++; else st->write_row_conflicts++; }
@@ -224,10 +224,10 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     if (idx < 0) return;
     hd_req *r = &buf->items[idx];
     s->rowpolicy->on_schedule(s, c, r);
-    if (!r->stat_done) update_request_stats(s, r);
+    if (!r->stat_done) update_request_stats(s, c, r);
     int cmd = r->cmd;
     hd_dev_issue(s, cmd, r->vec);
-    s->stats.commands[cmd]++;
+    c->stats.commands[cmd]++;
     if (s->cfg.command_log) record_command(s, cmd, r->vec);
     if (cmd == r->final_cmd) {
         if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);

@@ -50,6 +50,7 @@ typedef struct hd_ctrl {
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
     int write_mode;
+    hd_stats stats;                 /* this controller's statistics (totals: their sum) */
     hd_scan scan_active, scan_read, scan_write;
     int64_t next_refresh;
 } hd_ctrl;
@@ -128,7 +129,7 @@ struct hd_system {
     int addr_bits[6];
     uint64_t capacity_tx;
     /* stats */
-    hd_stats stats, snapshot;
+    hd_stats snapshot;
     int has_snapshot;
     int64_t *lat_hist;
     /* logs */

@@ -180,8 +180,9 @@ static void prepare(const hd_system *s, hd_req *r, uint64_t addr, int is_write, 
 }
 
 static int offer_prepared(hd_system *s, hd_req *r) {
-    if (!hd_ctrl_enqueue(s, route(s, r->vec), r)) return 0;
-    if (r->type == HD_REQ_WRITE) s->stats.writes++; else s->stats.reads++;
+    hd_ctrl *c = route(s, r->vec);
+    if (!hd_ctrl_enqueue(s, c, r)) return 0;
+    if (r->type == HD_REQ_WRITE) c->stats.writes++; else c->stats.reads++;
     return 1;
 }
 
@@ -198,9 +199,9 @@ int hd_send(hd_system *s, uint64_t addr, int is_write, int64_t tag) {
 
 static void add_occupancy(hd_system *s, int64_t cycles) {
     for (int k = 0; k < s->n_ctrl; k++) {
-        const hd_ctrl *q = &s->ctrl[k];
-        s->stats.read_queue_occupancy_sum += cycles * (q->readq.size + q->pend_count);
-        s->stats.write_queue_occupancy_sum += cycles * q->writeq.size;
+        hd_ctrl *q = &s->ctrl[k];
+        q->stats.read_queue_occupancy_sum += cycles * (q->readq.size + q->pend_count);
+        q->stats.write_queue_occupancy_sum += cycles * q->writeq.size;
     }
 }
 
@@ -298,14 +299,34 @@ int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write
     }
 }
 
+static void add_stats(hd_stats *acc, const hd_stats *x) {
+    int64_t *a = (int64_t *)acc;
+    const int64_t *b = (const int64_t *)x;
+    for (size_t i = 0; i < sizeof(hd_stats) / sizeof(int64_t); i++) a[i] += b[i];
+    acc->read_latency_max = hd_max64(acc->read_latency_max - x->read_latency_max,
+                                     x->read_latency_max); /* max, not sum */
+}
+
 void hd_get_stats(const hd_system *s, hd_stats *out) {
-    *out = s->stats;
+    memset(out, 0, sizeof *out);
+    for (int k = 0; k < s->n_ctrl; k++) add_stats(out, &s->ctrl[k].stats);
     out->cycles = s->clk;
 }
 
+int hd_controller_count(const hd_system *s) { return s->n_ctrl; }
+
+int hd_get_controller_stats(const hd_system *s, int k, hd_stats *out, int32_t *channel,
+                            int32_t *rank) {
+    if (k < 0 || k >= s->n_ctrl) return 0;
+    *out = s->ctrl[k].stats;
+    out->cycles = s->clk;
+    *channel = s->ctrl[k].channel;
+    *rank = s->cfg.ndp_mode ? s->ctrl[k].rank_first : -1;
+    return 1;
+}
+
 void hd_mark_snapshot(hd_system *s) {
-    s->snapshot = s->stats;
-    s->snapshot.cycles = s->clk;
+    hd_get_stats(s, &s->snapshot);
     s->has_snapshot = 1;
 }
 

@@ -10,7 +10,7 @@ static void allbank_tick(hd_system *s, hd_ctrl *c) {
     for (int r = 0; r < c->rank_count; r++) {
         int32_t vec[6] = {c->channel, c->rank_first + r, -1, -1, -1, -1};
         hd_ctrl_priority_send(s, c, HD_REQ_REFRESH_ALL, vec);
-        s->stats.refresh_requests++;
+        c->stats.refresh_requests++;
     }
 }
 

@@ -21,7 +21,7 @@ static void closed_on_schedule(hd_system *s, hd_ctrl *c, const hd_req *r) {
         if (++s->col_accesses[bn] >= cfg->row_policy_cap) {
             hd_ctrl_priority_send(s, c, HD_REQ_CLOSE_ROW, v);
             s->col_accesses[bn] = 0;
-            s->stats.close_requests++;
+            c->stats.close_requests++;
         }
     }
 }

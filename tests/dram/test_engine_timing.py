@@ -162,6 +162,37 @@ def test_ndp_mode_gives_each_rank_its_own_data_path():
     assert rates["ndp"] <= 4 * channel_peak
 
 
+@pytest.mark.parametrize("over", [{"channel": 2}, {"ranks": 4, "access_mode": "ndp"}])
+def test_per_controller_stats_add_up_to_the_totals(over):
+    cfg = dict(over)
+    channels = cfg.pop("channel", 1)
+    ms = system(log=False, **cfg)
+    if channels > 1:  # two channels: rebuild with org.channel = 2
+        from _engine_helpers import config
+
+        from hermes_hw.dram.memory_system import MemorySystem
+
+        c = config(**cfg)
+        c["MemorySystem"]["DRAM"]["org"]["channel"] = channels
+        ms = MemorySystem.from_yaml(c)
+    rng = np.random.default_rng(6)
+    n = 5000
+    res, _ = replay(ms, rng.integers(0, ms.capacity_bytes // 64, size=n).astype(np.uint64) * 64,
+                    rng.random(n) < 0.3)
+    per = res.stats["per_controller"]
+    expected = channels if "access_mode" not in cfg else cfg["ranks"]
+    assert len(per) == expected
+    for key in ("reads", "writes", "row_hits", "row_misses", "row_conflicts",
+                "read_latency_sum_cycles"):
+        assert sum(p[key] for p in per) == res.stats[key], key
+    for name in ("ACT", "RD", "WR", "REFab"):
+        assert sum(p["commands"][name] for p in per) == res.stats["commands"][name]
+    assert max(p["max_read_latency_cycles"] for p in per) == res.stats["max_read_latency_cycles"]
+    assert all(p["reads"] > 0 for p in per)  # random traffic reaches every controller
+    if "access_mode" in cfg:
+        assert sorted(p["rank"] for p in per) == list(range(cfg["ranks"]))
+
+
 def test_timed_arrivals_hold_requests_back():
     # An unloaded stream with gaps: request k arrives at cycle 1000 k; each is a miss to a new
     # bank and is served in 1 + nRCD + nCL + nBL cycles; the drain ends after the last one.
