@@ -16,7 +16,7 @@ from hermes_hw.errors import EXIT_BAD_INPUT, InputError
 
 COMMANDS: tuple[str, ...] = (
     "doctor", "dram", "validate", "gem5", "model", "gpu", "workload",
-    "sweep",
+    "sweep", "plot", "lower", "replay", "ndp",
 )
 
 
