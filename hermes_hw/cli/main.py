@@ -2,22 +2,27 @@
 
 Each subcommand lives in its own module under hermes_hw.cli and exposes
 ``register(subparsers) -> None``; the parser it adds sets ``func`` (called with the parsed
-arguments, returning an exit code). Adding a command = adding a module + one entry below.
+arguments, returning an exit code). Commands are discovered: adding a command = adding a module.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
+import hermes_hw.cli
 from hermes_hw import __version__
 from hermes_hw.errors import EXIT_BAD_INPUT, InputError
 
-COMMANDS: tuple[str, ...] = (
-    "doctor", "dram", "validate", "gem5", "model", "gpu", "workload",
-    "sweep", "plot", "lower", "replay", "ndp",
-)
+
+def command_modules() -> list[str]:
+    """Names of the modules in hermes_hw.cli that define a command (sorted)."""
+    return sorted(
+        m.name for m in pkgutil.iter_modules(hermes_hw.cli.__path__)
+        if m.name != "main" and not m.name.startswith("_")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hermes-hw {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"hermes_hw.cli.{name}").register(subparsers)
+    for name in command_modules():
+        module = importlib.import_module(f"hermes_hw.cli.{name}")
+        if hasattr(module, "register"):
+            module.register(subparsers)
     return parser
 
 

@@ -33,6 +33,14 @@ from hermes_hw.workload.placement.base import (
 )
 
 
+def _variable(prob: pulp.LpProblem, name: str, **kw) -> pulp.LpVariable:
+    """A variable of ``prob``: PuLP >= 3.3 creates it through the problem (direct LpVariable
+    construction is deprecated there); older PuLP only has the constructor."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, **kw)
+    return pulp.LpVariable(name, **kw)
+
+
 @register_placement("ilp")
 class IlpPlacement(PlacementPolicy):
     """``dimm_symmetry`` (default): the DIMMs are identical, so one aggregated DIMM unit with time
@@ -76,7 +84,7 @@ class IlpPlacement(PlacementPolicy):
         scale = 1e6  # objective in microseconds keeps CBC's tolerances meaningful
         prob = pulp.LpProblem("hermes_partition", pulp.LpMinimize)
         orders, groups, counts = [], [], {}
-        z = [pulp.LpVariable(f"z_{b}", lowBound=0) for b in range(problem.n_blocks)]
+        z = [_variable(prob, f"z_{b}", lowBound=0) for b in range(problem.n_blocks)]
         prob += pulp.lpSum(z)
         gpu_bytes, dimm_bytes = [], [[] for _ in range(d)]
         for b in range(problem.n_blocks):
@@ -89,8 +97,8 @@ class IlpPlacement(PlacementPolicy):
             for g, (lo, hi) in enumerate(grp):
                 fbar = float(f[order[lo:hi]].mean())
                 for u in units:
-                    var = pulp.LpVariable(f"n_{b}_{g}_{u}", lowBound=0, upBound=hi - lo,
-                                          cat="Integer")
+                    var = _variable(prob, f"n_{b}_{g}_{u}", lowBound=0, upBound=hi - lo,
+                                    cat="Integer")
                     counts[b, g, u] = var
                     load[u].append((fbar, var))
                 prob += pulp.lpSum(counts[b, g, u] for u in units) == hi - lo
