@@ -1,1 +1,1 @@
-"""The `hermes` command line: one module per subcommand, listed in main.COMMANDS."""
+"""The `hermes` command line: one module per subcommand, discovered by main.command_modules()."""
