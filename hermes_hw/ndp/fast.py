@@ -162,9 +162,12 @@ def durations(ops: np.ndarray, compute_cycles: np.ndarray, coef: dict,
     return dur, np.where(is_r, mem, 0.0)
 
 
-def _key(td: TraceDir) -> str:
+def _key(td: TraceDir, override: dict | None) -> str:
+    from hermes_hw.ndp.replay import trace_system
+
     m = td.manifest
-    blob = json.dumps({"system": m["system"], "model": m["model_config"], "batch": m["batch"],
+    blob = json.dumps({"system": trace_system(td, override).resolved(),
+                       "model": m["model_config"], "batch": m["batch"],
                        "weight_bits": m.get("weight_bits"), "v": FAST_MODEL_VERSION},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -174,12 +177,12 @@ def calibration_layers(n_layers: int, k: int = CALIBRATION_LAYERS) -> list[int]:
     return sorted(set(np.linspace(0, n_layers - 1, min(k, n_layers)).round().astype(int).tolist()))
 
 
-def coefficients(path: str, *, refit: bool = False) -> dict:
+def coefficients(path: str, *, refit: bool = False, override: dict | None = None) -> dict:
     """The fitted coefficients for this trace's configuration (cached; fitted if missing)."""
-    from hermes_hw.ndp.replay import replay_dimm
+    from hermes_hw.ndp.replay import replay_dimm, trace_system
 
     td = TraceDir(path)
-    cfile = cache_dir() / f"{_key(td)}.json"
+    cfile = cache_dir() / f"{_key(td, override)}.json"
     if cfile.is_file() and not refit:
         try:
             return json.loads(cfile.read_text())
@@ -187,7 +190,7 @@ def coefficients(path: str, *, refit: bool = False) -> dict:
             pass
     n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
     layers = calibration_layers(n_layers)
-    res = replay_dimm(str(td.path), 0, layers=layers)
+    res = replay_dimm(str(td.path), 0, layers=layers, override=override)
     ops_all = td.ops(0)
     sel = res["op_index"]
     first = ops_all["token"][sel] == ops_all["token"][sel].min()
@@ -195,7 +198,7 @@ def coefficients(path: str, *, refit: bool = False) -> dict:
     tck = _tck_ns(td)
     dur = ((res["end_ns"] - res["start_ns"]) / tck)[first]
     comp = (res["busy_ns"] / tck)[first]
-    buffer_lines = NdpTiming(parse_system(td.manifest["system"]).unit, tck).buffer_lines
+    buffer_lines = NdpTiming(trace_system(td, override).unit, tck).buffer_lines
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
             "classes": fit(ops, dur, comp, buffer_lines)}
     cfile.parent.mkdir(parents=True, exist_ok=True)
@@ -210,9 +213,12 @@ def _tck_ns(td: TraceDir) -> float:
     return float(resolve(parse_config(system.dram_mapping(), "manifest.json:system.dram")).tck_ns)
 
 
-def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | None = None) -> dict:
+def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | None = None,
+                     override: dict | None = None) -> dict:
     """The fast model's per-op timeline of DIMM ``j`` (same keys as the cycle-level replay)."""
-    system = parse_system(td.manifest["system"])
+    from hermes_hw.ndp.replay import trace_system
+
+    system = trace_system(td, override)
     tck = _tck_ns(td)
     timing = NdpTiming(system.unit, tck)
     ops = td.ops(j)
@@ -239,7 +245,9 @@ def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | No
 
 
 def fast_replay_all(path: str, *, layers: list[int] | None = None, jobs: int | None = None,
-                    refit: bool = False) -> list[dict]:
+                    refit: bool = False, override: dict | None = None,
+                    dimms: list[int] | None = None) -> list[dict]:
     td = TraceDir(path)
-    coef = coefficients(path, refit=refit)
-    return [fast_replay_dimm(td, j, coef, layers=layers) for j in range(td.n_dimms)]
+    coef = coefficients(path, refit=refit, override=override)
+    dimms = list(range(td.n_dimms)) if dimms is None else dimms
+    return [fast_replay_dimm(td, j, coef, layers=layers, override=override) for j in dimms]

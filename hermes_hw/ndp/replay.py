@@ -9,6 +9,7 @@ scan then gives the NDP pipeline's consume times. Arrival cycles use the accumul
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -37,8 +38,19 @@ class _Chunk:
     missing: int         # reads not yet completed
 
 
+def trace_system(td: TraceDir, override: dict | None = None):
+    """The trace's NDP system config, with ``override`` (e.g. ``{"unit": {...}}``) merged in."""
+    data = json.loads(json.dumps(td.manifest["system"]))
+    for key, val in (override or {}).items():
+        if isinstance(val, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **val}
+        else:
+            data[key] = val
+    return parse_system(data, source=f"{td.path}/manifest.json:system")
+
+
 def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
-                chunk_requests: int = CHUNK_REQUESTS) -> dict:
+                chunk_requests: int = CHUNK_REQUESTS, override: dict | None = None) -> dict:
     """Replay DIMM ``j`` of the trace directory ``path`` (optionally only ``layers``).
 
     Returns plain data: per-op ``start_ns``/``end_ns`` (on the NDP's critical path),
@@ -47,7 +59,7 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
     """
     t_wall = time.perf_counter()
     td = TraceDir(path)
-    system = parse_system(td.manifest["system"], source=f"{td.path}/manifest.json:system")
+    system = trace_system(td, override)
     ops = td.ops(j)
     ms = MemorySystem.from_yaml(system.dram_mapping(), record_completions=True)
     timing = NdpTiming(system.unit, ms.tck_ns)

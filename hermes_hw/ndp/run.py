@@ -15,12 +15,12 @@ from hermes_hw.ndp.replay import replay_dimm
 
 
 def _one(args: tuple) -> dict:
-    path, j, layers = args
-    return replay_dimm(path, j, layers=layers)
+    path, j, layers, override = args
+    return replay_dimm(path, j, layers=layers, override=override)
 
 
 def replay_all(path: str, *, jobs: int | None = None, layers: list[int] | None = None,
-               dimms: list[int] | None = None) -> list[dict]:
+               dimms: list[int] | None = None, override: dict | None = None) -> list[dict]:
     """Cycle-level replay of ``dimms`` (default all) with ``jobs`` processes (default: CPUs).
     Results are ordered by DIMM and do not depend on ``jobs``."""
     td = TraceDir(path)
@@ -30,7 +30,7 @@ def replay_all(path: str, *, jobs: int | None = None, layers: list[int] | None =
         for _ in td.iter_segments(j):
             pass
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(dimms)))
-    work = [(str(path), j, layers) for j in dimms]
+    work = [(str(path), j, layers, override) for j in dimms]
     if jobs == 1:
         return [_one(w) for w in work]
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
