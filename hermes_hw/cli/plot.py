@@ -23,7 +23,7 @@ def _timing(args: argparse.Namespace):
         return dram.timing_from_config(args.config)
     if args.replay_json:
         return dram.timing_from_replay_json(args.replay_json)
-    if args.tck_ns:
+    if args.tck_ns is not None:
         if args.tck_ns <= 0:
             raise InputError(f"--tck-ns must be positive, got {args.tck_ns}")
         return dram.DramTiming(tck_ns=args.tck_ns, tx_bytes=args.tx_bytes)

@@ -57,7 +57,7 @@ def plot_predictor_quality(obj: dict[str, Any], title: str | None = None):
         if not numeric:
             ax.set_xticks(x, q["x"], rotation=45, ha="right")
         ax.set_xlabel("layer" if numeric else "layer group")
-        ax.set_ylabel("%")
+        ax.set_ylabel("recall, precision (%)")
         ax.set_ylim(0, 102)
         ax.set_title(f"{kind} neurons: recall {np.nanmean(q['recall']) * 100:.1f}%, precision "
                      f"{np.nanmean(q['precision']) * 100:.1f}% (layer means)")
