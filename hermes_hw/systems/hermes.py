@@ -1,0 +1,318 @@
+"""Hermes (paper §1, Fig. 6a): hot neurons on the GPU, cold neurons and decode attention on the
+NDP-DIMMs; and the variants that share its dataflow (ablations, Hermes-host).
+
+Per decode token and layer, as timeline events (lanes ``gpu``, ``dimm0..``, ``pcie.h2d``,
+``pcie.d2h``, ``dimmlink.a->b``, ``host``):
+
+1. QKV, split: the host predicts the layer's active neurons (``predictor``); the layer input goes
+   to the GPU (PCIe h2d); the GPU runs the hot rows (sparse GEMV), every DIMM its cold rows; the
+   GPU's partial QKV goes to the DIMMs (PCIe d2h); the host synchronises; the DIMMs exchange
+   partial sums for the heads each holds (reduce-scatter over DIMM-Link) and merge them.
+2. Attention on the DIMMs: each DIMM holds 1/n of the KV cache (heads, then sequence, evenly
+   [O]) and computes its share (KV read, scores, softmax, weighted sum, KV append).
+3. Output projection on the GPU only (after a sync and the attention output over PCIe). Hidden
+   behind it: the online adjustment's promotions (PCIe h2d) and, on a window's last token, the
+   remapping moves (DIMM-Link); both take effect from the next token.
+4. MLP, split like QKV (projection output to the DIMMs over PCIe d2h).
+5. The GPU's partial MLP output goes to the DIMMs, the host synchronises, the DIMMs all-reduce
+   their partial sums over DIMM-Link and merge them: the layer output, on every DIMM.
+
+After the last layer the GPU computes the LM head and returns the token ids. Prefill runs on the
+GPU with the non-resident weights streamed over PCIe (FlexGen-style double buffering) and the
+prompt's KV cache written to the DIMMs. The work per token (which neurons the GPU and each DIMM
+compute, promotions, remaps) comes from the workload pipeline (hermes_hw.workload).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hermes_hw.errors import InputError
+from hermes_hw.systems.base import (
+    GIB,
+    SimContext,
+    System,
+    check_batch,
+    check_fits,
+    check_host_memory,
+    lm_head_step,
+    prefill_with_streaming,
+    register_system,
+)
+from hermes_hw.systems.dimm_time import BandwidthDimmModel, CpuTimeModel, DimmOp, DimmTimeModel
+from hermes_hw.systems.work import WorkCounts, work_counts
+from hermes_hw.workload.placement.base import SystemParams
+
+
+@register_system("hermes")
+class Hermes(System):
+    """GPU + NDP-DIMMs with activation sparsity (the paper's system)."""
+
+    cold_unit = "dimm"
+
+    # --- configuration ----------------------------------------------------------------------
+    def units(self, ctx: SimContext) -> list[str]:
+        return [f"dimm{j}" for j in range(ctx.config.n_dimms)]
+
+    def time_model(self, ctx: SimContext) -> DimmTimeModel:
+        return BandwidthDimmModel(ctx.config.ndp)
+
+    def cold_capacity_bytes(self, ctx: SimContext) -> float:
+        return ctx.config.n_dimms * ctx.config.dimm_capacity_gib * GIB
+
+    def cold_unit_gbps(self, ctx: SimContext) -> float:
+        """Per-unit weight streaming rate at this batch (for the placement's cost model)."""
+        ndp = ctx.config.ndp
+        return min(ndp.internal_bandwidth_gbps, 2 * ndp.mac_per_ns / ctx.batch)
+
+    def check(self, ctx: SimContext) -> None:
+        check_batch(ctx)
+        cfg = ctx.config
+        if len(self.units(ctx)) < 1:
+            raise InputError(f"system '{cfg.system}' needs at least one NDP-DIMM (n_dimms: "
+                             f"{cfg.n_dimms})")
+        check_host_memory(ctx, capacity_bytes=self.cold_capacity_bytes(ctx),
+                          where=f"{cfg.n_dimms} DIMMs x {cfg.dimm_capacity_gib:g} GiB")
+        gpu_gib = ctx.gpu.profile.memory_capacity_gib.value
+        if cfg.gpu_weight_budget_gib > gpu_gib:
+            raise InputError(f"gpu_weight_budget_gib ({cfg.gpu_weight_budget_gib:g}) exceeds the "
+                             f"{ctx.gpu.profile.name} memory ({gpu_gib:g} GiB)")
+        check_fits("the GPU-only dense weights (output projections, LM head)",
+                   ctx.model.gpu_dense_bytes, cfg.gpu_weight_budget_gib * GIB,
+                   "gpu_weight_budget_gib")
+
+    def system_params(self, ctx: SimContext) -> SystemParams:
+        cfg = ctx.config
+        units = len(self.units(ctx))
+        return SystemParams(
+            n_dimms=units,
+            gpu_bandwidth_gbps=ctx.gpu.achievable_gbps(2**30),
+            dimm_bandwidth_gbps=self.cold_unit_gbps(ctx),
+            gpu_weight_budget_bytes=int(cfg.gpu_weight_budget_gib * GIB),
+            dimm_capacity_bytes=int(self.cold_capacity_bytes(ctx) / units),
+            t_sync_s=cfg.sync.latency_ns * 1e-9,
+            pcie_gbps=ctx.pcie.config.effective_gbps("h2d"),
+            dimm_link_gbps=ctx.dimm_link.config.link_gbps,
+        )
+
+    def counts(self, ctx: SimContext) -> WorkCounts:
+        w = ctx.config.workload
+        steps = max(1, ctx.run.decode_steps)
+        sample = steps if w.sample_tokens == 0 else min(w.sample_tokens, steps)
+        return work_counts(
+            ctx.model, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens, sample_tokens=sample,
+            system=self.system_params(ctx), predictor=w.predictor,
+            predictor_options=w.predictor_options, placement=w.placement,
+            placement_options=w.placement_options, adjust=w.adjust, remap=w.remap,
+            window=w.window_tokens, source=w.source, seed=w.seed)
+
+    # --- dataflow ---------------------------------------------------------------------------
+    def build(self, ctx: SimContext) -> None:
+        wc = self.counts(ctx)
+        m = ctx.model
+        bpn = np.array([g.bytes_per_neuron for g in m.blocks], dtype=np.int64)
+        resident = np.zeros(m.num_layers)
+        for b, g in enumerate(m.blocks):
+            resident[g.layer] += wc.gpu_resident[b] * bpn[b]
+        resident += ctx.o_proj_bytes
+        off = ctx.config.offload
+        end = prefill_with_streaming(ctx, resident, h2d_efficiency=off.h2d_efficiency,
+                                     overlap=off.overlap, kv_to_host=True)
+        ctx.info["workload"] = wc.totals
+        ctx.info["predictor_cost"] = wc.predictor_cost
+        ctx.info["work_samples"] = wc.samples
+        ctx.info["gpu_resident_neuron_bytes"] = int((wc.gpu_resident * bpn).sum())
+        flow = _Flow(ctx, self.units(ctx), self.time_model(ctx), wc, bpn)
+        for step in range(ctx.run.decode_steps):
+            end = flow.token(step, end)
+
+
+class _Flow:
+    """The per-token event builder (kept apart so systems can reuse it)."""
+
+    def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
+                 bpn: np.ndarray) -> None:
+        self.ctx, self.units, self.tm, self.wc, self.bpn = ctx, units, tm, wc, bpn
+        m = ctx.model
+        self.U = len(units)
+        self.qkv_out = m.q_dim + 2 * m.kv_dim
+        self.wpn = [m.attention_weights_per_neuron, m.mlp_weights_per_neuron]
+        self.up_factor = 2 if m.arch.mlp == "gated" else 1
+        self.sync_ns = ctx.config.sync.latency_ns
+        self.pred_ns = ctx.config.workload.predictor_ns_per_neuron
+        self.link = ctx.dimm_link
+        self._memo: dict = {}
+        # per-token remap moves as (block, src, dst, count), precomputed per sample
+        self.moves = []
+        for s in range(wc.samples):
+            nz = np.argwhere(wc.remap[s] > 0)
+            self.moves.append({(int(b), int(i), int(j)): int(wc.remap[s][b, i, j])
+                               for b, i, j in nz})
+
+    def _op_ns(self, j: int, op: DimmOp) -> float:
+        key = (j, op)
+        t = self._memo.get(key)
+        if t is None:
+            t = self._memo[key] = self.tm.op_time_ns(j, op)
+        return t
+
+    def _unit_ops(self, name: str, ops: list[DimmOp], deps_per_unit, category: str, token: int,
+                  layer: int) -> list[int]:
+        add, out = self.ctx.timeline.add, []
+        for j, lane in enumerate(self.units):
+            op = ops[j]
+            out.append(add(lane, self._op_ns(j, op), name=name, category=category,
+                           deps=deps_per_unit[j], token=token, layer=layer,
+                           args={"read_bytes": op.read_bytes, "macs": op.macs}
+                           if op.read_bytes else None))
+        return out
+
+    def _ring(self, nbytes: float, deps: list[int], name: str, token: int, layer: int
+              ) -> list[int]:
+        """Each unit sends ``nbytes`` to its ring neighbour; returns the arrival event per
+        receiving unit (NO_EVENT when there is one unit)."""
+        if self.U < 2 or nbytes <= 0:
+            return [-1] * self.U
+        tl, cfg = self.ctx.timeline, self.link.config
+        dur = cfg.hop_latency_ns + nbytes / cfg.link_gbps
+        arrivals = [-1] * self.U
+        for j in range(self.U):
+            k = (j + 1) % self.U
+            arrivals[k] = tl.add(self.link.lane(j, k), dur, name=name,
+                                 category="communication", deps=deps, token=token, layer=layer,
+                                 args={"nbytes": nbytes, "src": f"dimm{j}", "dst": f"dimm{k}"})
+        return arrivals
+
+    def _pcie(self, direction: str, nbytes: float, deps: list[int], name: str, token: int,
+              layer: int) -> int:
+        ctx = self.ctx
+        return ctx.timeline.add(f"pcie.{direction}", ctx.pcie.duration_ns(int(nbytes), direction),
+                                name=name, category="communication", deps=deps, token=token,
+                                layer=layer, args={"nbytes": int(nbytes)})
+
+    def _remap(self, s: int, layer: int, dep: int, token: int) -> None:
+        tl, cfg = self.ctx.timeline, self.link.config
+        for b in (2 * layer, 2 * layer + 1):
+            for (bb, i, j), n in self.moves[s].items():
+                if bb != b:
+                    continue
+                nbytes = n * int(self.bpn[b])
+                hops = self.link.route(i, j)
+                first = None
+                for k, (a, c) in enumerate(hops):
+                    nb = tl.add(self.link.lane(a, c), cfg.hop_latency_ns + nbytes / cfg.link_gbps,
+                                name="remap", category="communication",
+                                deps=[dep] if first is None else [],
+                                not_before_ns=0.0 if first is None else
+                                tl.start_of(first) + k * cfg.hop_latency_ns,
+                                token=token, layer=layer,
+                                args={"nbytes": nbytes, "neurons": n, "src": f"dimm{i}",
+                                      "dst": f"dimm{j}"})
+                    first = nb if first is None else first
+
+    def token(self, step: int, start_dep: int) -> int:
+        ctx, tl, wc, m = self.ctx, self.ctx.timeline, self.wc, self.ctx.model
+        B, U, h = ctx.batch, self.U, m.hidden_size
+        s = step % wc.samples
+        kv_len = ctx.run.input_tokens + step + 1
+        gpu_n, dimm_n, prom = wc.gpu[s], wc.dimm[s], wc.promoted[s]
+        heads, kvh, hd = m.arch.num_attention_heads, m.num_kv_heads, m.head_dim
+        attn_op = DimmOp("attention",
+                         read_bytes=B * kv_len * 2 * kvh * hd * 2 / U,
+                         write_bytes=B * 2 * kvh * hd * 2 / U,
+                         macs=2 * B * heads * kv_len * hd / U,
+                         vector_ops=3 * B * heads * kv_len / U)
+        out = [start_dep] * U
+        for layer in range(m.num_layers):
+            ba, bm = 2 * layer, 2 * layer + 1
+            ready = tl.join(out)
+            # 1. QKV split
+            pa = tl.add("host", m.hidden_size * self.pred_ns, name="predict QKV",
+                        category="predictor", deps=[ready], token=step, layer=layer)
+            x = self._pcie("h2d", ctx.vec_bytes(h), [ready], "layer input", step, layer)
+            g = x
+            if gpu_n[ba]:
+                est = ctx.gpu_kernel("sparse_gemv", int(gpu_n[ba]), self.qkv_out, B)
+                g = tl.add("gpu", est.time_ns, name="QKV hot", category="fc", deps=[x, pa],
+                           token=step, layer=layer, args={"neurons": int(gpu_n[ba]),
+                                                          "nbytes": est.nbytes})
+            bpa = int(self.bpn[ba])
+            ops = [DimmOp("gemv", read_bytes=int(n) * bpa, macs=int(n) * self.wpn[0] * B)
+                   for n in dimm_n[ba]]
+            uq = self._unit_ops("QKV cold", ops, [[out[j], pa] for j in range(U)], "fc",
+                                step, layer)
+            gp = self._pcie("d2h", ctx.vec_bytes(self.qkv_out), [g], "QKV partial", step, layer)
+            sy = tl.add("host", self.sync_ns, name="sync QKV", category="others",
+                        deps=[gp, *uq], token=step, layer=layer)
+            rs = self._ring(ctx.vec_bytes(self.qkv_out) * (U - 1) / U, [sy], "QKV reduce-scatter",
+                            step, layer)
+            merge = DimmOp("merge", vector_ops=B * self.qkv_out * 2 / U)
+            mq = self._unit_ops("QKV merge", [merge] * U, [[sy, rs[j]] for j in range(U)],
+                                "others", step, layer)
+            # 2. attention on the DIMMs
+            at = self._unit_ops("attention", [attn_op] * U, [[mq[j]] for j in range(U)],
+                                "attention", step, layer)
+            at_end = tl.join(at)
+            # 3. output projection on the GPU; promotion and remapping hidden behind it
+            so = tl.add("host", self.sync_ns, name="sync attention", category="others",
+                        deps=[at_end], token=step, layer=layer)
+            ao = self._pcie("h2d", ctx.vec_bytes(m.q_dim), [so], "attention output", step, layer)
+            est = ctx.gpu_kernel("gemv", h, m.q_dim, B)
+            o = tl.add("gpu", est.time_ns, name="output projection", category="fc",
+                       deps=[ao, g], token=step, layer=layer, args={"nbytes": est.nbytes})
+            pbytes = int(prom[ba]) * bpa + int(prom[bm]) * int(self.bpn[bm])
+            if pbytes:
+                self._pcie("h2d", pbytes, [so], "promote hot neurons", step, layer)
+            if self.moves[s] and U > 1:
+                self._remap(s, layer, at_end, step)
+            od = self._pcie("d2h", ctx.vec_bytes(h), [o], "projection output", step, layer)
+            # 4. MLP split
+            pm = tl.add("host", m.ffn_size * self.pred_ns, name="predict MLP",
+                        category="predictor", deps=[at_end], token=step, layer=layer)
+            gm = o
+            if gpu_n[bm]:
+                n = int(gpu_n[bm])
+                up = ctx.gpu_kernel("sparse_gemv", n * self.up_factor, h, B)
+                down = ctx.gpu_kernel("sparse_gemv", n, h, B)
+                gm = tl.add("gpu", up.time_ns + down.time_ns, name="MLP hot", category="fc",
+                            deps=[o, pm], token=step, layer=layer,
+                            args={"neurons": n, "nbytes": up.nbytes + down.nbytes})
+            bpm = int(self.bpn[bm])
+            ops = [DimmOp("gemv", read_bytes=int(n) * bpm, macs=int(n) * self.wpn[1] * B,
+                          vector_ops=int(n) * B) for n in dimm_n[bm]]
+            um = self._unit_ops("MLP cold", ops, [[od, pm, at[j]] for j in range(U)], "fc",
+                                step, layer)
+            # 5. merge GPU + DIMM partial sums, reduce across DIMMs
+            gp2 = self._pcie("d2h", ctx.vec_bytes(h), [gm], "MLP partial", step, layer)
+            sm = tl.add("host", self.sync_ns, name="sync MLP", category="others",
+                        deps=[gp2, *um], token=step, layer=layer)
+            ar = self._ring(ctx.vec_bytes(h) * 2 * (U - 1) / U, [sm], "all-reduce", step, layer)
+            red = DimmOp("merge", vector_ops=B * h * 2)
+            out = self._unit_ops("merge + reduce", [red] * U, [[sm, ar[j]] for j in range(U)],
+                                 "others", step, layer)
+        x = self._pcie("h2d", ctx.vec_bytes(h), [tl.join(out)], "final hidden", step, -1)
+        return lm_head_step(ctx, x, step)
+
+
+class HermesHost(Hermes):
+    """Hermes-host (PowerInfer-style): the cold neurons and attention run on the host CPU."""
+
+    def units(self, ctx: SimContext) -> list[str]:
+        return ["cpu"]
+
+    def time_model(self, ctx: SimContext) -> DimmTimeModel:
+        from hermes_hw.systems.config import load_cpu_profile
+
+        return CpuTimeModel(load_cpu_profile(ctx.config.cpu))
+
+    def cold_capacity_bytes(self, ctx: SimContext) -> float:
+        return ctx.config.host_memory_gib * GIB
+
+    def cold_unit_gbps(self, ctx: SimContext) -> float:
+        from hermes_hw.systems.config import load_cpu_profile
+
+        cpu = load_cpu_profile(ctx.config.cpu)
+        return cpu.memory_bandwidth_gbps * cpu.bandwidth_efficiency
+
+
+register_system("hermes-host")(HermesHost)

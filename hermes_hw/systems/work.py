@@ -1,0 +1,143 @@
+"""Per-token work counts for the timeline, from the workload pipeline (issue 3), cached.
+
+The timeline needs, per sampled decode token and block (``model.blocks`` order): how many
+predicted-active neurons the GPU computes, how many each DIMM computes, how many neurons are
+promoted over PCIe, and how many move between each pair of DIMMs (remapping). :func:`work_counts`
+runs :class:`hermes_hw.workload.pipeline.Workload` for ``sample_tokens`` decode tokens after the
+full prompt and reduces its work lists to these counts. Results are cached in memory and on disk
+(``$HERMES_CACHE_DIR`` or ``~/.cache/hermes-hw/work``) under a hash of everything they depend
+on, so a repeated run is identical and fast; ``HERMES_CACHE_DIR=off`` disables the disk cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hermes_hw.workload.models.spec import ModelSpec
+from hermes_hw.workload.placement.base import SystemParams
+
+CACHE_VERSION = "work-counts-1"
+
+
+@dataclass
+class WorkCounts:
+    """Counts per sampled decode token ``s`` and block ``b`` (int32 arrays)."""
+
+    gpu: np.ndarray  # [S, nb]
+    dimm: np.ndarray  # [S, nb, D]
+    promoted: np.ndarray  # [S, nb]
+    remap: np.ndarray  # [S, nb, D, D] neurons moved src -> dst after token s
+    gpu_resident: np.ndarray  # [nb] neurons with a GPU copy after the offline placement
+    totals: dict  # the workload report's totals (recall, precision, GPU share, ...)
+    predictor_cost: dict
+
+    @property
+    def samples(self) -> int:
+        return int(self.gpu.shape[0])
+
+
+_MEMO: dict[str, WorkCounts] = {}
+
+
+def _cache_dir() -> Path | None:
+    env = os.environ.get("HERMES_CACHE_DIR")
+    if env and env.lower() == "off":
+        return None
+    return Path(env) if env else Path.home() / ".cache" / "hermes-hw" / "work"
+
+
+def _key(model: ModelSpec, options: dict, system: SystemParams) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, "model": model.config.model_dump(mode="json"),
+                       "bits": model.weight_bits, "options": options,
+                       "system": asdict(system)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_tokens: int,
+                system: SystemParams, predictor: str = "hermes",
+                predictor_options: dict | None = None, placement: str = "ilp",
+                placement_options: dict | None = None, adjust: bool = True, remap: bool = True,
+                window: int = 5, source: str = "synthetic", seed: int = 0) -> WorkCounts:
+    """Run (or load) the workload and reduce its work lists to :class:`WorkCounts`."""
+    from hermes_hw.workload.pipeline import Workload, WorkloadOptions
+
+    options = {"batch": batch, "prompt_tokens": prompt_tokens, "decode_tokens": sample_tokens,
+               "predictor": predictor, "predictor_options": predictor_options or {},
+               "placement": placement, "placement_options": placement_options or {},
+               "adjust": adjust, "remap": remap, "window": window, "source": source,
+               "seed": seed}
+    key = _key(model, options, system)
+    if key in _MEMO:
+        return _MEMO[key]
+    cache = _cache_dir()
+    path = cache / f"{key}.npz" if cache else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                wc = WorkCounts(z["gpu"], z["dimm"], z["promoted"], z["remap"],
+                                z["gpu_resident"], json.loads(str(z["totals"])),
+                                json.loads(str(z["predictor_cost"])))
+            _MEMO[key] = wc
+            return wc
+        except (OSError, ValueError, KeyError):
+            pass  # a corrupt cache entry is recomputed
+    wl = Workload(model, WorkloadOptions(
+        prompt_tokens=prompt_tokens, decode_tokens=sample_tokens, batch=batch, seed=seed,
+        source=source, predictor=predictor, predictor_options=dict(predictor_options or {}),
+        placement=placement, placement_options=dict(placement_options or {}), adjust=adjust,
+        remap=remap, window=window, system=system))
+    nb, d = len(model.blocks), system.n_dimms
+    gpu = np.zeros((sample_tokens, nb), dtype=np.int32)
+    dimm = np.zeros((sample_tokens, nb, d), dtype=np.int32)
+    promoted = np.zeros((sample_tokens, nb), dtype=np.int32)
+    moves = np.zeros((sample_tokens, nb, d, d), dtype=np.int32)
+    resident = None
+    for s, tw in enumerate(wl.run()):
+        offsets = tw.bit_offsets
+        gpu[s] = np.diff(np.searchsorted(tw.gpu_flat, offsets))
+        blk = np.searchsorted(offsets, tw.cold_flat, side="right") - 1
+        dimm[s] = np.bincount(blk * d + tw.cold_dimm.astype(np.int64),
+                              minlength=nb * d).reshape(nb, d)
+        for b, (prom, _ev) in tw.promoted.items():
+            promoted[s, b] = len(prom)
+        for b, (_ids, src, dst) in tw.remapped.items():
+            np.add.at(moves[s, b], (src.astype(np.int64), dst.astype(np.int64)), 1)
+        if resident is None:
+            resident = np.zeros(nb, dtype=np.int64)
+    report = wl.report
+    layout = wl.trace.layout
+    valid = layout.valid_flat()
+    on_gpu = wl.placement.on_gpu & valid if hasattr(wl, "placement") else np.zeros_like(valid)
+    resident = np.add.reduceat(on_gpu.astype(np.int64), layout.bit_offsets[:-1])
+    totals = _jsonable(report.totals())
+    wc = WorkCounts(gpu, dimm, promoted, moves, resident, totals,
+                    _jsonable(dict(report.predictor_cost)))
+    _MEMO[key] = wc
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez_compressed(tmp, gpu=gpu, dimm=dimm, promoted=promoted, remap=moves,
+                                gpu_resident=resident, totals=json.dumps(totals),
+                                predictor_cost=json.dumps(wc.predictor_cost, default=str))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # the cache is an optimisation only
+    return wc
