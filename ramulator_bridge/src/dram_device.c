@@ -43,14 +43,15 @@ void hd_dev_locate(const hd_system *s, hd_req *r) {
     r->bank_node = (r->bg_node >= 0 && v[3] >= 0) ? r->bg_node * c->banks + v[3] : -1;
     r->ready_ch = &s->ready[0][(int64_t)v[0] * MC];
     r->ready_rank = &s->ready[1][r->rank_node * MC];
+    r->ready_bg = r->bg_node >= 0 ? &s->ready[2][r->bg_node * MC] : s->neutral_row;
 }
 
-/* Bankgroup/bank-level part of the ready time of the request's current command (the channel
- * and rank levels are combined live by hd_req_ready). */
+/* Bank-level part of the ready time of the request's current command (channel, rank and bank
+ * group are combined live by hd_req_ready); the whole ready time for wildcard requests. */
 int64_t hd_dev_req_ready(const hd_system *s, const hd_req *r) {
     int cmd = r->cmd;
     if (r->bank_node < 0 || CMD_SCOPE[cmd] != HD_LEVEL_BANK) return hd_dev_ready_time(s, cmd, r->vec);
-    return hd_max64(s->ready[2][r->bg_node * MC + cmd], s->ready[3][r->bank_node * MC + cmd]);
+    return s->ready[3][r->bank_node * MC + cmd];
 }
 
 int hd_dev_classify(const hd_system *s, const int32_t *vec) {
@@ -132,6 +133,7 @@ static uint32_t apply_sibling(hd_system *s, int level, int64_t node, int cmd, in
 static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
     const hd_config *c = &s->cfg;
     uint64_t ep = s->sched_epoch;
+    /* a ready-time change of a wildcard (refresh) request's scope is caught by full_epoch */
     if (!s->below[0][cmd]) return;
     apply_target(s, 0, vec[0], cmd, clk);
     if (!s->below[1][cmd]) return;
@@ -149,9 +151,7 @@ static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk
                 if (s->n_scons[2][cmd] && apply_sibling(s, 2, gn, cmd, clk)) s->full_epoch = ep;
                 continue;
             }
-            uint32_t m = apply_target(s, 2, gn, cmd, clk);
-            for (int k = 0; m; k++, m >>= 1)
-                if (m & 1u) s->bg_cmd_epoch[gn * MC + k] = ep;
+            apply_target(s, 2, gn, cmd, clk); /* bank-group rows are read live */
             if (!s->below[3][cmd]) continue;
             for (int b = 0; b < c->banks; b++) {
                 int64_t bn = gn * c->banks + b;

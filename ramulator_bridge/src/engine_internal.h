@@ -13,10 +13,10 @@
 typedef struct {
     /* hot fields first (one cache line): read by every scheduler pass */
     uint64_t epoch;                          /* s->sched_epoch when cmd/ready_local were computed */
-    int64_t ready_local;                     /* cached bankgroup/bank-level ready time of `cmd`
-                                                (channel/rank levels are read live: hd_req_ready) */
+    int64_t ready_local;                     /* cached bank-level ready time of `cmd` (channel,
+                                                rank and bank-group levels are read live) */
     int64_t arrive;
-    const int64_t *ready_ch, *ready_rank;    /* this request's channel/rank ready rows */
+    const int64_t *ready_ch, *ready_rank, *ready_bg;  /* its channel/rank/bank-group rows */
     int64_t bank_node, bg_node;              /* flat node ids; -1 when the level is a wildcard */
     int32_t cmd, type;
     /* cold fields */
@@ -112,7 +112,7 @@ struct hd_system {
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */
     uint64_t *bank_epoch;       /* per bank: epoch of its last state change */
     uint64_t *bank_cmd_epoch;   /* per bank and command: epoch of its last timing change */
-    uint64_t *bg_cmd_epoch;     /* per bank group and command: epoch of its last timing change */
+    int64_t neutral_row[HD_MAX_CMDS];  /* all -1: the bank-group row of wildcard requests */
     int8_t *bank_state;
     int32_t *open_row;
     int64_t *col_accesses;                   /* closed-row policy counters per bank */
@@ -171,8 +171,7 @@ static inline void hd_req_validate(hd_system *s, hd_req *r) {
     if (r->epoch == s->sched_epoch) return;
     if (r->epoch < s->full_epoch || r->bank_node < 0 || s->bank_epoch[r->bank_node] > r->epoch) {
         hd_req_refresh(s, r);
-    } else if (s->bg_cmd_epoch[r->bg_node * HD_MAX_CMDS + r->cmd] > r->epoch ||
-               s->bank_cmd_epoch[r->bank_node * HD_MAX_CMDS + r->cmd] > r->epoch) {
+    } else if (s->bank_cmd_epoch[r->bank_node * HD_MAX_CMDS + r->cmd] > r->epoch) {
         r->ready_local = hd_dev_req_ready(s, r);
     }
     r->epoch = s->sched_epoch;
@@ -184,7 +183,7 @@ static inline int64_t hd_req_ready(const hd_system *s, const hd_req *r) {
     (void)s;
     int cmd = r->cmd;
     int64_t t = hd_max64(r->ready_local, r->ready_ch[cmd]);
-    return hd_max64(t, r->ready_rank[cmd]);
+    return hd_max64(t, hd_max64(r->ready_rank[cmd], r->ready_bg[cmd]));
 }
 
 #endif

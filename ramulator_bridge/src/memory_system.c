@@ -98,7 +98,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     for (int64_t i = 0; i < nb; i++) s->open_row[i] = -1;
     s->bank_epoch = calloc((size_t)nb, sizeof(uint64_t));
     s->bank_cmd_epoch = calloc((size_t)nb * HD_MAX_CMDS, sizeof(uint64_t));
-    s->bg_cmd_epoch = calloc((size_t)s->level_nodes[2] * HD_MAX_CMDS, sizeof(uint64_t));
+    for (int k = 0; k < HD_MAX_CMDS; k++) s->neutral_row[k] = -1;
     s->sched_epoch = 1;
     s->cap_future = (int)(s->level_nodes[1] * (c->banks + 1) + 16);
     s->future = malloc((size_t)s->cap_future * sizeof(hd_future));
@@ -147,7 +147,6 @@ void hd_destroy(hd_system *s) {
     free(s->col_accesses);
     free(s->bank_epoch);
     free(s->bank_cmd_epoch);
-    free(s->bg_cmd_epoch);
     free(s->future);
     if (s->ctrl) {
         for (int k = 0; k < s->n_ctrl; k++) {
