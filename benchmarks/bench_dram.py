@@ -97,7 +97,7 @@ def main() -> int:
         if "## DRAM engine replay" in body:
             start = body.index("## DRAM engine replay")
             end = body.find("\n## ", start + 1)
-            body = body[:start] + section + (body[end + 1:] if end >= 0 else "")
+            body = body[:start] + section + ("\n" + body[end + 1:] if end >= 0 else "")
         else:
             body = body.rstrip() + "\n\n" + section
         doc.write_text(body)
