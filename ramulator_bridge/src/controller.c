@@ -68,7 +68,8 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     r->arrive = s->clk;
     r->stat_done = 0;
     r->final_cmd = r->type == HD_REQ_WRITE ? HD_CMD_WR : HD_CMD_RD;
-    if (r->type == HD_REQ_READ) {
+    if (r->type == HD_REQ_READ && r->forward_checked != c->writeq_version) {
+        r->forward_checked = c->writeq_version; /* a retried offer rescans only after a change */
         for (int i = 0; i < c->writeq.size; i++) {
             if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
@@ -79,6 +80,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     }
     hd_buffer *b = r->type == HD_REQ_WRITE ? &c->writeq : &c->readq;
     if (b->size > b->max_size) return 0;
+    if (r->type == HD_REQ_WRITE) c->writeq_version++;
     hd_dev_locate(s, r);
     hd_req_refresh(s, r);
     hd_scan *sc = r->type == HD_REQ_WRITE ? &c->scan_write : &c->scan_read;
@@ -229,6 +231,7 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     hd_dev_issue(s, cmd, r->vec);
     c->stats.commands[cmd]++;
     if (s->cfg.command_log) record_command(s, cmd, r->vec);
+    if (buf == &c->writeq) c->writeq_version++;
     if (cmd == r->final_cmd) {
         if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);
         buf_remove(buf, idx);

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t addr;
     int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
     int32_t final_cmd, stat_done;
+    int64_t forward_checked;      /* write-queue version its forwarding check saw (-1: none) */
 } hd_req;
 
 /* One pass of the scheduler over a buffer at cycle `clk`, cached while nothing changes. */
@@ -50,6 +51,7 @@ typedef struct hd_ctrl {
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
     int write_mode;
+    int64_t writeq_version;         /* bumped whenever the write queue changes */
     hd_stats stats;                 /* this controller's statistics (totals: their sum) */
     hd_scan scan_active, scan_read, scan_write;
     int64_t next_refresh;

@@ -175,6 +175,7 @@ static void prepare(const hd_system *s, hd_req *r, uint64_t addr, int is_write, 
     r->addr = addr;
     r->tag = tag;
     r->type = is_write ? HD_REQ_WRITE : HD_REQ_READ;
+    r->forward_checked = -1;
     s->mapper->map(s, addr >> s->cfg.tx_offset_bits, r->vec);
 }
 
