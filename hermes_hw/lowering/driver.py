@@ -55,6 +55,10 @@ def lower_to_dir(model, system: NdpSystemConfig, tokens: Callable[[], Iterable[T
     (:func:`collect_homes`), once to lower."""
     t0 = time.perf_counter()
     if homes is None:
+        # capacity check with balanced homes first, so a layout that cannot fit fails before
+        # the work lists are generated
+        build_layout(model, system, None, batch=batch,
+                     max_context_tokens=prompt_tokens + decode_tokens)
         homes = collect_homes(tokens(), [g.count for g in model.blocks])
     layout = build_layout(model, system, homes, batch=batch,
                           max_context_tokens=prompt_tokens + decode_tokens)

@@ -70,6 +70,9 @@ def lower_token(work: TokenInput, layout: ModelLayout, batch: int,
     if len(work.blocks) != len(blocks):
         raise InputError(f"work list of token {work.token}: {len(work.blocks)} blocks, the model "
                          f"has {len(blocks)}")
+    if batch != layout.batch:
+        raise InputError(f"batch {batch} differs from the batch the layout was built for "
+                         f"({layout.batch})")
     if work.context_tokens > layout.max_context:
         raise InputError(f"token {work.token} attends {work.context_tokens} positions but the KV "
                          f"cache was laid out for {layout.max_context}")

@@ -1,0 +1,149 @@
+"""NDP unit model and per-DIMM replay: the consume scan, bound regimes, clock domains,
+determinism (serial vs parallel), the fast mode's fit."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import homes_mod, system, token
+from test_trace_dir import _lower
+
+from hermes_hw.dram.memory_system import MemorySystem
+from hermes_hw.layout.base import DimmGeometry
+from hermes_hw.layout.model_layout import ModelLayout
+from hermes_hw.lowering.driver import lower_to_dir
+from hermes_hw.lowering.ops import OP_KIND_ID, new_ops
+from hermes_hw.lowering.trace import TraceDir
+from hermes_hw.ndp.config import NdpUnitConfig
+from hermes_hw.ndp.fast import durations, fit
+from hermes_hw.ndp.replay import replay_dimm
+from hermes_hw.ndp.run import replay_all
+from hermes_hw.ndp.unit import NdpTiming, scan_consume
+
+
+def test_scan_matches_the_recurrence():
+    rng = np.random.default_rng(5)
+    n = 500
+    d = np.sort(rng.uniform(0, 1000, n))
+    d[rng.random(n) < 0.2] = -np.inf  # writes
+    t = rng.uniform(0, 5, n)
+    b = np.where(rng.random(n) < 0.1, rng.uniform(0, 50, n), 0.0)
+    f_prev, s0 = 7.0, 3.0
+    want = []
+    f = f_prev
+    for i in range(n):
+        f = max(f + b[i], d[i]) + t[i]
+        want.append(f)
+    got, S, s_last, g_last = scan_consume(d, t, b, s0, f_prev - s0)
+    assert np.allclose(got, want)
+    assert np.isclose(g_last + s_last, want[-1])
+
+
+def test_compute_cost_in_dram_cycles():
+    unit = NdpUnitConfig(multipliers=256, lanes_per_multiplier=8, cycles_per_op=2.0)
+    timing = NdpTiming(unit, tck_ns=0.625)
+    ops = new_ops(2)
+    ops["kind"] = [OP_KIND_ID["gemv"], OP_KIND_ID["softmax"]]
+    ops["macs"] = [1024 * 1000, 0]
+    ops["act_elems"] = [0, 600]
+    c = timing.compute_cycles(ops)
+    # 1,024,000 MACs / (256 x 8 / 2 per NDP cycle) = 1000 NDP cycles = 1000 ns = 1600 tCK
+    assert np.isclose(c[0], 1600.0)
+    # softmax: 3 passes x ceil(600 / 256) = 9 NDP cycles = 14.4 tCK
+    assert np.isclose(c[1], 9 * 1.6)
+
+
+def _gemv_trace(model, out, n_dimms=1, batch=1, multipliers=256):
+    s = system(n_dimms)
+    s.unit.multipliers = multipliers
+    ids = np.arange(0, model.blocks[1].count)  # every MLP neuron of layer 0 on DIMM 0
+    act = {1: [ids]}
+    tok = token(model, 0, 4, act)
+    return lower_to_dir(model, s, lambda: iter([tok]), out, batch=batch, prompt_tokens=4,
+                        decode_tokens=1, homes=homes_mod(model, n_dimms), force=True)
+
+
+def test_bandwidth_vs_compute_bound(tiny, tmp_path):
+    _gemv_trace(tiny, tmp_path / "t", batch=16)
+    ops = TraceDir(tmp_path / "t").ops(0)
+    g = np.flatnonzero((ops["kind"] == OP_KIND_ID["gemv"]) & (ops["lines"] > 0))[0]
+    fast_unit = replay_dimm(str(tmp_path / "t"), 0, override={"unit": {"multipliers": 4096}})
+    slow_unit = replay_dimm(str(tmp_path / "t"), 0, override={"unit": {"multipliers": 1}})
+    lines = int(ops["lines"][g])
+    # plenty of multipliers: the DRAM bounds it (>= one 64 B line per DRAM cycle)
+    dur_fast = fast_unit["end_ns"][g] - fast_unit["start_ns"][g]
+    assert dur_fast >= lines * 0.625
+    assert fast_unit["stall_dram_ns"][g] > fast_unit["busy_ns"][g]
+    # one multiplier: compute-bound; the op lasts its compute time plus at most the first
+    # data's latency, and the DRAM waited for the unit
+    comp = slow_unit["busy_ns"][g]
+    dur_slow = slow_unit["end_ns"][g] - slow_unit["start_ns"][g]
+    assert comp <= dur_slow <= comp + 200 * 0.625
+    assert slow_unit["stall_compute_ns"][g] > 0.5 * dur_slow
+
+
+def test_buffer_limits_requests_ahead_of_compute(tiny, tmp_path):
+    """Compute-bound: request i may not issue before line i - N is consumed."""
+    _gemv_trace(tiny, tmp_path / "t", batch=16)
+    r = replay_dimm(str(tmp_path / "t"), 0, override={"unit": {"multipliers": 1,
+                                                               "buffer_bytes": 64 * 8}})
+    ops = TraceDir(tmp_path / "t").ops(0)
+    g = np.flatnonzero((ops["kind"] == OP_KIND_ID["gemv"]) & (ops["lines"] > 0))[0]
+    big = replay_dimm(str(tmp_path / "t"), 0, override={"unit": {"multipliers": 1}})
+    # a tiny buffer cannot run ahead: the op is as compute-bound but later ops start no earlier
+    assert r["end_ns"][g] >= big["end_ns"][g] - 1e-6
+    assert r["totals"]["busy_time_ns"] >= big["totals"]["busy_time_ns"] - 1e-6
+
+
+def test_replay_counts_every_request(tiny, tmp_path):
+    man = _lower(tiny, tmp_path / "t")
+    for j, res in enumerate(replay_all(str(tmp_path / "t"), jobs=1)):
+        assert res["totals"]["requests"] == man["dimms"][j]["requests"]
+        assert res["totals"]["read_requests"] == man["dimms"][j]["read_requests"]
+        assert res["totals"]["write_requests"] == man["dimms"][j]["write_requests"]
+        assert (np.diff(res["end_ns"]) >= -1e-9).all()  # ops finish in order on one core
+
+
+def test_serial_and_parallel_identical(tiny, tmp_path):
+    _lower(tiny, tmp_path / "t", n_tokens=3)
+    a = replay_all(str(tmp_path / "t"), jobs=1)
+    b = replay_all(str(tmp_path / "t"), jobs=2)
+    for x, y in zip(a, b, strict=True):
+        for k in ("start_ns", "end_ns", "busy_ns", "stall_dram_ns", "stall_compute_ns"):
+            assert np.array_equal(x[k], y[k])
+        tx = {k: v for k, v in x["totals"].items() if k != "wall_seconds"}
+        ty = {k: v for k, v in y["totals"].items() if k != "wall_seconds"}
+        assert tx == ty
+
+
+def test_rank_local_neurons_stay_in_one_rank(tiny):
+    s = system(2, policy="rank-local")
+    geom = DimmGeometry.from_dram_mapping(s.dram_mapping())
+    lay = ModelLayout(tiny, 2, geom, s.layout, homes_mod(tiny, 2), batch=1,
+                      max_context_tokens=16)
+    ms = MemorySystem.from_yaml(s.dram_mapping())
+    b = 1
+    ranks_used = set()
+    for i in range(0, 40, 2):  # DIMM 0's neurons
+        segs = lay.neuron_segments(b, 0, np.array([i]))
+        ranks = {ms.backend.decode(int(segs["addr"][0]) + k * int(segs["stride"][0]))[1]
+                 for k in range(int(segs["lines"][0]))}
+        assert len(ranks) == 1
+        ranks_used |= ranks
+    assert ranks_used == {0, 1, 2, 3}
+
+
+def test_fast_fit_recovers_a_linear_stream():
+    """Synthetic per-op durations from known coefficients are recovered by the fit."""
+    rng = np.random.default_rng(9)
+    n = 200
+    ops = new_ops(n)
+    ops["kind"] = OP_KIND_ID["gemv"]
+    ops["lines"] = rng.integers(1000, 100000, n)
+    ops["seg_count"] = rng.integers(1, 60, n)
+    comp = ops["lines"] * 0.05  # bandwidth-bound
+    true = 30 + 1.08 * ops["lines"] + 12.0 * ops["seg_count"]
+    coef = fit(ops, true.astype(float), comp, buffer_lines=4096)
+    c = coef["gemv"]
+    assert np.isclose(c["b"], 1.08, rtol=1e-6) and np.isclose(c["g"], 12.0, rtol=1e-4)
+    dur, _ = durations(ops, comp, coef, 4096)
+    assert np.allclose(dur, true, rtol=1e-6)
