@@ -40,7 +40,8 @@ def test_bytes_per_dimm_match_hand_count(tiny):
     out = lower_token(token(tiny, step, prompt, act), lay, batch=1)
     ctx = prompt + step + 1  # positions attended, this token included
     # tiny-opt: 4 KV heads of 16 elements, FP16; heads 0,2 on DIMM 0, heads 1,3 on DIMM 1
-    kv_read_per_dimm = tiny.num_layers * 2 * ctx * 16 * 2 * 2  # layers x heads x pos x hd x 2B x K,V
+    # layers x heads x positions x head_dim x 2 B x (K, V)
+    kv_read_per_dimm = tiny.num_layers * 2 * ctx * 16 * 2 * 2
     for j in range(2):
         neuron_bytes = sum(len(act[b][j]) * g.bytes_per_neuron
                            for b, g in enumerate(tiny.blocks))
