@@ -30,6 +30,15 @@ def _dram(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _paper(args: argparse.Namespace) -> int:
+    from hermes_hw.systems.paper import format_results, run_cells, summary
+
+    results = run_cells()
+    print(format_results(results, markdown=args.markdown))
+    s = summary(results)
+    return 0 if s["median_abs_error"] < 0.10 and s["max_abs_error"] <= 0.25 else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("validate", help="compare against reference results")
     sub = parser.add_subparsers(dest="validate_command", metavar="WHAT", required=True)
@@ -43,3 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "and print reference / builtin / BACKEND side by side with speeds")
     dram.add_argument("--markdown", action="store_true", help="print a Markdown table")
     dram.set_defaults(func=_dram)
+    paper = sub.add_parser("paper", help="simulate every calibration cell of the Hermes paper "
+                           "(batch 1, all systems) and print the error per cell")
+    paper.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    paper.set_defaults(func=_paper)

@@ -82,6 +82,9 @@ class SimContext:
     run: RunOptions
     timeline: Timeline = field(default_factory=Timeline)
     info: dict[str, Any] = field(default_factory=dict)
+    placement_params: Any = None
+    """SystemParams the workload's placement uses instead of the config-derived ones (the
+    calibration holds the placement fixed while it varies timing parameters); None: derived."""
     _gpu_memo: dict = field(default_factory=dict)
 
     @cached_property
@@ -313,7 +316,8 @@ class SimResult:
 
 def simulate(model: ModelSpec | str, system: str = "hermes", batch: int = 1, *,
              config: SystemConfig | None = None, config_path: str | None = None,
-             overrides: dict | None = None, run: RunOptions | None = None) -> SimResult:
+             overrides: dict | None = None, run: RunOptions | None = None,
+             placement_params: Any = None) -> SimResult:
     """Simulate ``model`` on ``system`` at ``batch``; see :class:`SimResult`.
 
     ``system`` names a built-in config (configs/systems/<id>.yaml); ``config_path`` (a partial or
@@ -325,7 +329,7 @@ def simulate(model: ModelSpec | str, system: str = "hermes", batch: int = 1, *,
     spec = load_model(model) if isinstance(model, str) else model
     cfg = config or load_system_config(system, config_path, overrides)
     run = run or RunOptions()
-    ctx = SimContext(spec, cfg, batch, run)
+    ctx = SimContext(spec, cfg, batch, run, placement_params=placement_params)
     impl = make_system(cfg.system)
     impl.check(ctx)
     impl.build(ctx)

@@ -82,6 +82,8 @@ class Hermes(System):
                    "gpu_weight_budget_gib")
 
     def system_params(self, ctx: SimContext) -> SystemParams:
+        if ctx.placement_params is not None:
+            return ctx.placement_params
         cfg = ctx.config
         units = len(self.units(ctx))
         return SystemParams(
