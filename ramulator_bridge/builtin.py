@@ -136,6 +136,21 @@ class BuiltinBackend:
             self._sys, ffi.cast("uint64_t *", ffi.from_buffer(a)),
             ffi.cast("uint8_t *", ffi.from_buffer(w)), arr, len(a), base_tag))
 
+    def run_trace_vectors(self, vecs: np.ndarray, is_write: np.ndarray,
+                          arrival_cycles: np.ndarray | None = None, base_tag: int = -1) -> int:
+        """Replay address vectors (n x 6: channel, rank, bankgroup, bank, row, column), bypassing
+        the address mapper; returns n accepted or -(i+1) if vector i is outside the memory."""
+        ffi = self._ffi
+        v = np.ascontiguousarray(vecs, dtype=np.int32)
+        w = np.ascontiguousarray(is_write, dtype=np.uint8)
+        arr = ffi.NULL
+        if arrival_cycles is not None:
+            t = np.ascontiguousarray(arrival_cycles, dtype=np.int64)
+            arr = ffi.cast("int64_t *", ffi.from_buffer(t))
+        return int(self._lib.hd_run_trace_vectors(
+            self._sys, ffi.cast("int32_t *", ffi.from_buffer(v)),
+            ffi.cast("uint8_t *", ffi.from_buffer(w)), arr, len(v), base_tag))
+
     def drain(self) -> int:
         return int(self._lib.hd_drain(self._sys))
 

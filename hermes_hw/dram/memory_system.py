@@ -112,9 +112,32 @@ class MemorySystem:
     def pop_completions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.backend.pop_completions()
 
+    def _run_vectors(self, vecs: np.ndarray | None, is_write: np.ndarray,
+                     arrival: np.ndarray | None, done: int, source: str | None) -> int:
+        """Replay a chunk of address vectors (ReadWriteTrace ``R ch,ra,bg,ba,ro,co`` lines)."""
+        levels = ("channel", "rank", "bankgroup", "bank", "row", "column")
+        if vecs is None or vecs.ndim != 2 or vecs.shape[1] != len(levels):
+            got = "none" if vecs is None else vecs.shape[-1]
+            raise InputError(f"address vectors need {len(levels)} fields ({', '.join(levels)}), "
+                             f"got {got}", source=source)
+        run = getattr(self.backend, "run_trace_vectors", None)
+        if run is None:
+            raise InputError(f"the {self.backend.name} backend cannot replay address vectors",
+                             source=source)
+        n = run(vecs, is_write, arrival)
+        if n < 0:
+            r = self.resolved
+            limits = (r.org["channel"], r.org["rank"], r.org["bankgroup"], r.org["bank"],
+                      r.org["row"], r.transactions_per_row)
+            bad = ", ".join(f"{lv}={int(v)}" for lv, v in zip(levels, vecs[-n - 1], strict=True))
+            lim = ", ".join(f"{lv}<{m}" for lv, m in zip(levels, limits, strict=True))
+            raise InputError(f"request {done - n}: address vector ({bad}) is outside the "
+                             f"organisation ({lim})", source=source)
+        return n
+
     # -- whole-trace replay ------------------------------------------------------------------
     def replay(self, chunks: Iterable[Any], *, on_commands: Callable[[np.ndarray], None] | None
-               = None, started: float | None = None) -> ReplayResult:
+               = None, started: float | None = None, source: str | None = None) -> ReplayResult:
         """Replay a stream of TraceChunk, (addr, is_write) pairs or (addr, is_write,
         arrival_cycles) triples (timed: a request is not offered before its arrival cycle) with
         Ramulator2's LoadStoreTrace feeding, then drain. ``on_commands`` receives command-log
@@ -127,12 +150,13 @@ class MemorySystem:
             timed = not hasattr(chunk, "_fields") and len(chunk) == 3
             arrival = np.asarray(chunk[2], dtype=np.int64) if timed else None
             if addr is None:
-                raise InputError("address-vector ReadWriteTrace lines cannot be replayed; use "
-                                 "byte addresses")
-            n = self.backend.run_trace(addr, is_write, arrival)
+                n = self._run_vectors(getattr(chunk, "addr_vec", None), is_write, arrival, total,
+                                      source)
+            else:
+                n = self.backend.run_trace(addr, is_write, arrival)
             if n < 0:
                 raise InputError(f"request {total - n}: address {int(addr[-n - 1]):#x} is beyond "
-                                 f"the capacity ({self.capacity_bytes} bytes)")
+                                 f"the capacity ({self.capacity_bytes} bytes)", source=source)
             total += n
             if on_commands and take:
                 on_commands(take())

@@ -120,7 +120,9 @@ def run_replay(
     else:
         reader = open_trace(path, fmt, capacity_bytes=ms.capacity_bytes)
     batches: list[np.ndarray] = []
-    result = ms.replay(reader, on_commands=batches.append if want_log else None, started=t0)
+    result = ms.replay(
+        reader, on_commands=batches.append if want_log else None, started=t0, source=str(path)
+    )
     log = command_log_from_records(batches) if want_log else None
     report = None
     if check:

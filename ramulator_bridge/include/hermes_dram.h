@@ -117,6 +117,11 @@ int64_t hd_cycle(const hd_system *sys);
  * Returns the number accepted (n unless a request is beyond capacity: then -(index+1)). */
 int64_t hd_run_trace(hd_system *sys, const uint64_t *addr, const uint8_t *is_write,
                      const int64_t *arrival, int64_t n, int64_t base_tag);
+/* The same with address vectors (n x 6: channel, rank, bankgroup, bank, row, column as a
+ * transaction index in the row) instead of byte addresses: the address mapper is bypassed.
+ * Returns -(index+1) for a vector outside the organisation. */
+int64_t hd_run_trace_vectors(hd_system *sys, const int32_t *vec6, const uint8_t *is_write,
+                             const int64_t *arrival, int64_t n, int64_t base_tag);
 /* Run until all accepted requests are served; returns the cycle count then. */
 int64_t hd_drain(hd_system *sys);
 /* 1 if nothing is queued or in flight. */

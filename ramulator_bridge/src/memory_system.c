@@ -258,8 +258,39 @@ int64_t hd_drain(hd_system *s) {
     return s->clk;
 }
 
-int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write,
-                     const int64_t *arrival, int64_t n, int64_t base_tag) {
+/* Where a replay's requests come from: byte addresses (through the mapper) or address vectors. */
+typedef struct {
+    const uint64_t *addr;      /* byte addresses, or NULL */
+    const int32_t *vec;        /* n x 6 address vectors (channel .. column), or NULL */
+    const uint8_t *is_write;
+} hd_source;
+
+/* Fills cur with request i; 0 if it lies outside the memory. */
+static int prepare_from(const hd_system *s, const hd_source *src, int64_t i, int64_t tag,
+                        hd_req *cur) {
+    if (src->addr) {
+        if ((src->addr[i] >> s->cfg.tx_offset_bits) >= s->capacity_tx) return 0;
+        prepare(s, cur, src->addr[i], src->is_write[i], tag);
+        return 1;
+    }
+    const int32_t *v = &src->vec[i * 6];
+    const int64_t counts[6] = {s->cfg.channels, s->cfg.ranks, s->cfg.bankgroups, s->cfg.banks,
+                               s->cfg.rows, s->cfg.columns};
+    uint64_t packed = 0; /* a unique address for write forwarding: fields in level order */
+    for (int l = 0; l < 6; l++) {
+        if (v[l] < 0 || v[l] >= counts[l]) return 0;
+        packed = (packed << s->addr_bits[l]) | (uint64_t)v[l];
+        cur->vec[l] = v[l];
+    }
+    cur->addr = packed << s->cfg.tx_offset_bits;
+    cur->tag = tag;
+    cur->type = src->is_write[i] ? HD_REQ_WRITE : HD_REQ_READ;
+    cur->forward_checked = -1;
+    return 1;
+}
+
+static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arrival, int64_t n,
+                          int64_t base_tag) {
     const int64_t M = s->cfg.memory_clock_ratio;
     int64_t i = 0, prepared = -1;
     hd_req cur;
@@ -273,8 +304,8 @@ int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write
         int64_t front_next = HD_NEVER; /* next step at which an offer could succeed */
         if (s->clk % M == 0 && (!arrival || arrival[i] <= s->clk)) {
             if (prepared != i) {
-                if ((addr[i] >> s->cfg.tx_offset_bits) >= s->capacity_tx) return -(i + 1);
-                prepare(s, &cur, addr[i], is_write[i], base_tag >= 0 ? base_tag + i : -1);
+                if (!prepare_from(s, src, i, base_tag >= 0 ? base_tag + i : -1, &cur))
+                    return -(i + 1);
                 prepared = i;
             }
             if (offer_prepared(s, &cur)) {
@@ -297,6 +328,18 @@ int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write
         }
         system_tick(s);
     }
+}
+
+int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write,
+                     const int64_t *arrival, int64_t n, int64_t base_tag) {
+    hd_source src = {addr, NULL, is_write};
+    return run_source(s, &src, arrival, n, base_tag);
+}
+
+int64_t hd_run_trace_vectors(hd_system *s, const int32_t *vec6, const uint8_t *is_write,
+                             const int64_t *arrival, int64_t n, int64_t base_tag) {
+    hd_source src = {NULL, vec6, is_write};
+    return run_source(s, &src, arrival, n, base_tag);
 }
 
 static void add_stats(hd_stats *acc, const hd_stats *x) {

@@ -95,6 +95,18 @@ def test_address_beyond_capacity_names_line(tmp_path):
     assert_one_line_error(run("dram", "replay", "--config", GOOD, "--trace", t), "t.trace:2")
 
 
+def test_address_vector_trace_replays_and_rejects_vectors_outside_the_memory(tmp_path):
+    # ReadWriteTrace address vectors (channel, rank, bankgroup, bank, row, column) bypass the
+    # mapper: two reads to one row (miss then hit), then a vector with bank group 4 of 4.
+    t = trace(tmp_path, "R 0,0,0,0,5,0\nR 0,0,0,0,5,1\n")
+    proc = run("dram", "replay", "--config", GOOD, "--trace", t, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert '"row_hits": 1' in proc.stdout and '"row_misses": 1' in proc.stdout
+    t = trace(tmp_path, "R 0,0,0,0,5,0\nR 0,0,4,0,5,1\n", name="bad.trace")
+    assert_one_line_error(run("dram", "replay", "--config", GOOD, "--trace", t),
+                          "bad.trace", "request 2", "bankgroup=4", "bankgroup<4")
+
+
 def test_truncated_gzip_trace(tmp_path):
     data = gzip.compress(b"".join(b"LD 0x%x\n" % (64 * i) for i in range(20000)))
     p = tmp_path / "t.trace.gz"
