@@ -6,15 +6,15 @@ import argparse
 import json
 
 
-def _ints(text: str, name: str) -> list[int]:
+def _ints(text: str, name: str, minimum: int = 1) -> list[int]:
     from hermes_hw.errors import InputError
 
     try:
         vals = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError(f"--{name}: expected comma-separated integers, got '{text}'") from None
-    if not vals or min(vals) < 1:
-        raise InputError(f"--{name}: values must be positive integers")
+    if not vals or min(vals) < minimum:
+        raise InputError(f"--{name}: values must be integers >= {minimum}")
     return vals
 
 
@@ -55,7 +55,7 @@ def _fast_error(args: argparse.Namespace) -> int:
 
     models = args.models.split(",") if args.models else list(PAPER_MODELS)
     rows = fast_error(models, batch=args.batch, layers=args.layers,
-                      dimms=_ints(args.dimms, "dimms") if args.dimms != "0" else [0])
+                      dimms=_ints(args.dimms, "dimms", minimum=0))
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
