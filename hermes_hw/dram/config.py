@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 
 from hermes_hw.errors import InputError, closest_match_hint
 
@@ -26,7 +33,11 @@ def _unit_names(kind: str) -> list[str]:
     return unit_names(kind)
 
 
-def _check_unit(kind: str, value: str) -> str:
+def _check_unit(kind: str, value: str, info: ValidationInfo) -> str:
+    """Unit names are checked against the built-in engine; another backend (a user's Ramulator2
+    fork with its own schedulers, say) checks its own names."""
+    if (info.context or {}).get("backend", "builtin") != "builtin":
+        return value
     names = _unit_names(kind)
     if value not in names:
         raise ValueError(f"unknown {kind} '{value}'{closest_match_hint(value, names)}")
@@ -64,7 +75,7 @@ class DramDeviceConfig(_Strict):
 
 def _unit(kind: str) -> Any:
     """A unit name checked against the built-in engine's registry for ``kind``."""
-    return Annotated[str, AfterValidator(lambda v: _check_unit(kind, v))]
+    return Annotated[str, AfterValidator(lambda v, info: _check_unit(kind, v, info))]
 
 
 class SchedulerConfig(_Strict):
@@ -169,19 +180,23 @@ def _format_error(err: ValidationError) -> str:
     return f"{path}: {msg}" + (f" (and {more} more error(s))" if more else "")
 
 
-def parse_config(data: Any, source: str = "<config>") -> DramConfig:
-    """Validate a config mapping; bad input raises InputError naming the key path."""
+def parse_config(data: Any, source: str = "<config>", backend: str | None = None) -> DramConfig:
+    """Validate a config mapping; bad input raises InputError naming the key path.
+    ``backend`` (else MemorySystem.backend) decides who checks the unit names."""
     if not isinstance(data, dict):
         raise InputError("expected a YAML mapping with a 'MemorySystem' key", source=source)
+    ms = data.get("MemorySystem")
+    if backend is None and isinstance(ms, dict):
+        backend = ms.get("backend")
     try:
-        cfg = DramConfig.model_validate(data)
+        cfg = DramConfig.model_validate(data, context={"backend": backend or "builtin"})
     except ValidationError as err:
         raise InputError(_format_error(err), source=source) from None
     cfg.source = source
     return cfg
 
 
-def load_config(path: str | Path) -> DramConfig:
+def load_config(path: str | Path, backend: str | None = None) -> DramConfig:
     """Read and validate a YAML config file (yaml.safe_load; nothing is executed)."""
     p = Path(path)
     if not p.is_file():
@@ -193,4 +208,4 @@ def load_config(path: str | Path) -> DramConfig:
         where = f"{p}:{mark.line + 1}" if mark else str(p)
         problem = getattr(err, "problem", None) or "malformed YAML"
         raise InputError(f"malformed YAML: {problem}", source=where) from None
-    return parse_config(data, source=str(p))
+    return parse_config(data, source=str(p), backend=backend)

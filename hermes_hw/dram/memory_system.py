@@ -67,7 +67,9 @@ class MemorySystem:
     @classmethod
     def from_yaml(cls, source: str | Path | dict, **kw: Any) -> MemorySystem:
         """Build from a YAML file path or an already-parsed mapping."""
-        cfg = parse_config(source, "<dict>") if isinstance(source, dict) else load_config(source)
+        backend = kw.get("backend")
+        cfg = (parse_config(source, "<dict>", backend) if isinstance(source, dict)
+               else load_config(source, backend))
         return cls(cfg, **kw)
 
     # -- thin pass-throughs ------------------------------------------------------------------

@@ -103,7 +103,7 @@ def run_replay(
     """Open the config and trace, replay, drain; optionally log and check every command."""
     t0 = time.perf_counter()
     config_path = Path(config)
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, backend)
     plugins = [p.ControllerPlugin for p in cfg.MemorySystem.Controller.plugins]
     want_log = (
         command_log

@@ -65,7 +65,7 @@ def run_case(folder: Path, case: dict[str, Any], backend: str | None = None) -> 
         raise InputError(f"case '{cid}' lacks key {err}",
                          source=str(folder / "manifest.json")) from None
     t0 = time.perf_counter()
-    ms = MemorySystem(load_config(config), backend=backend)
+    ms = MemorySystem(load_config(config, backend), backend=backend)
     result = ms.replay(open_trace(trace, capacity_bytes=ms.capacity_bytes), started=t0)
     s = result.at_last_accept
     n = result.requests
