@@ -123,8 +123,11 @@ class BuiltinBackend:
         self._lib.hd_tick(self._sys, cycles)
 
     def run_trace(self, addrs: np.ndarray, is_write: np.ndarray,
-                  arrival_cycles: np.ndarray | None = None, base_tag: int = -1) -> int:
-        """Replay a chunk; returns n accepted or -(i+1) if request i is beyond capacity."""
+                  arrival_cycles: np.ndarray | None = None, base_tag: int = -1,
+                  accepted_cycles: np.ndarray | None = None) -> int:
+        """Replay a chunk; returns n accepted or -(i+1) if request i is beyond capacity.
+        ``accepted_cycles`` (int64, len n), when given, receives each request's acceptance
+        cycle (the memory cycle count when it entered a queue)."""
         ffi = self._ffi
         a = np.ascontiguousarray(addrs, dtype=np.uint64)
         w = np.ascontiguousarray(is_write, dtype=np.uint8)
@@ -132,9 +135,16 @@ class BuiltinBackend:
         if arrival_cycles is not None:
             t = np.ascontiguousarray(arrival_cycles, dtype=np.int64)
             arr = ffi.cast("int64_t *", ffi.from_buffer(t))
-        return int(self._lib.hd_run_trace(
-            self._sys, ffi.cast("uint64_t *", ffi.from_buffer(a)),
-            ffi.cast("uint8_t *", ffi.from_buffer(w)), arr, len(a), base_tag))
+        a_ptr = ffi.cast("uint64_t *", ffi.from_buffer(a))
+        w_ptr = ffi.cast("uint8_t *", ffi.from_buffer(w))
+        if accepted_cycles is not None:
+            if accepted_cycles.dtype != np.int64 or len(accepted_cycles) != len(a) or \
+                    not accepted_cycles.flags.c_contiguous:
+                raise ValueError("accepted_cycles must be a contiguous int64 array of len(addrs)")
+            out = ffi.cast("int64_t *", ffi.from_buffer(accepted_cycles))
+            return int(self._lib.hd_run_trace_record(self._sys, a_ptr, w_ptr, arr, len(a),
+                                                     base_tag, out))
+        return int(self._lib.hd_run_trace(self._sys, a_ptr, w_ptr, arr, len(a), base_tag))
 
     def run_trace_vectors(self, vecs: np.ndarray, is_write: np.ndarray,
                           arrival_cycles: np.ndarray | None = None, base_tag: int = -1) -> int:

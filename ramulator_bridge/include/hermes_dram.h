@@ -117,6 +117,11 @@ int64_t hd_cycle(const hd_system *sys);
  * Returns the number accepted (n unless a request is beyond capacity: then -(index+1)). */
 int64_t hd_run_trace(hd_system *sys, const uint64_t *addr, const uint8_t *is_write,
                      const int64_t *arrival, int64_t n, int64_t base_tag);
+/* hd_run_trace that also writes each request's acceptance cycle (its issue time into the
+ * memory system) to accepted[i]. */
+int64_t hd_run_trace_record(hd_system *sys, const uint64_t *addr, const uint8_t *is_write,
+                            const int64_t *arrival, int64_t n, int64_t base_tag,
+                            int64_t *accepted);
 /* The same with address vectors (n x 6: channel, rank, bankgroup, bank, row, column as a
  * transaction index in the row) instead of byte addresses: the address mapper is bypassed.
  * Returns -(index+1) for a vector outside the organisation. */

@@ -290,7 +290,7 @@ static int prepare_from(const hd_system *s, const hd_source *src, int64_t i, int
 }
 
 static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arrival, int64_t n,
-                          int64_t base_tag) {
+                          int64_t base_tag, int64_t *accepted) {
     const int64_t M = s->cfg.memory_clock_ratio;
     int64_t i = 0, prepared = -1;
     hd_req cur;
@@ -309,6 +309,7 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
                 prepared = i;
             }
             if (offer_prepared(s, &cur)) {
+                if (accepted) accepted[i] = s->clk;
                 if (++i == n) {
                     s->owe_tick = 1;
                     return n;
@@ -333,13 +334,20 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
 int64_t hd_run_trace(hd_system *s, const uint64_t *addr, const uint8_t *is_write,
                      const int64_t *arrival, int64_t n, int64_t base_tag) {
     hd_source src = {addr, NULL, is_write};
-    return run_source(s, &src, arrival, n, base_tag);
+    return run_source(s, &src, arrival, n, base_tag, NULL);
+}
+
+int64_t hd_run_trace_record(hd_system *s, const uint64_t *addr, const uint8_t *is_write,
+                            const int64_t *arrival, int64_t n, int64_t base_tag,
+                            int64_t *accepted) {
+    hd_source src = {addr, NULL, is_write};
+    return run_source(s, &src, arrival, n, base_tag, accepted);
 }
 
 int64_t hd_run_trace_vectors(hd_system *s, const int32_t *vec6, const uint8_t *is_write,
                              const int64_t *arrival, int64_t n, int64_t base_tag) {
     hd_source src = {NULL, vec6, is_write};
-    return run_source(s, &src, arrival, n, base_tag);
+    return run_source(s, &src, arrival, n, base_tag, NULL);
 }
 
 static void add_stats(hd_stats *acc, const hd_stats *x) {
