@@ -105,8 +105,11 @@ class WorkloadSection(BaseModel):
                     source="[P] §6 Algorithm 1")
     window_tokens: int = F(5, unit="tokens", gt=0, description="remapping window",
                            source="[P] §6: every 5 tokens")
-    source: str = F("synthetic", unit="id", description="activation source",
-                    source="hermes_hw.workload.activations")
+    source: str = F("synthetic", unit="id", description="activation source (synthetic, "
+                    "masks)", source="hermes_hw.workload.activations")
+    source_options: dict[str, Any] = F({}, unit="-", description="activation source "
+                                       "parameters (e.g. path of a mask file)",
+                                       source="hermes_hw.workload.activations")
     seed: int = F(0, unit="-", ge=0, description="seed of every random draw", source="-")
     sample_tokens: int = F(16, unit="tokens", ge=0,
                            description="decode tokens whose work lists are generated; token t "
@@ -239,6 +242,22 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _with_parents(data: dict, path: Path, ids: list[str], depth: int = 0) -> dict:
+    """Resolve ``inherits: <system id>``: the named built-in config first, this file on top."""
+    from hermes_hw.errors import unknown_name
+
+    parent = data.pop("inherits", None)
+    if parent is None:
+        return data
+    if depth > 8:
+        raise InputError("'inherits' nests more than 8 deep (a cycle?)", source=str(path))
+    if not isinstance(parent, str) or parent not in ids:
+        raise unknown_name("system to inherit", str(parent), ids, source=f"{path}: inherits")
+    ppath = systems_dir() / f"{parent}.yaml"
+    base = _with_parents(_read_yaml(ppath, "system config"), ppath, ids, depth + 1)
+    return merge(base, data)
+
+
 def list_system_configs() -> list[str]:
     return sorted(p.stem for p in systems_dir().glob("*.yaml"))
 
@@ -256,13 +275,14 @@ def load_system_config(system: str | None = None, config_path: str | Path | None
         if system not in ids:
             raise unknown_name("system", system, ids)
         path = systems_dir() / f"{system}.yaml"
-        data = _read_yaml(path, "system config")
+        data = _with_parents(_read_yaml(path, "system config"), path, ids)
         source = str(path)
     if config_path is not None:
         path = Path(config_path)
         if not path.is_file():
             raise InputError("no such file", source=str(path))
-        data = merge(data, _read_yaml(path, "system config"))
+        data = merge(data, _with_parents(_read_yaml(path, "system config"), path,
+                                         list_system_configs()))
         source = str(path)
     if overrides:
         data = merge(data, overrides)

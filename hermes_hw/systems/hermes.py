@@ -106,7 +106,8 @@ class Hermes(System):
             system=self.system_params(ctx), predictor=w.predictor,
             predictor_options=w.predictor_options, placement=w.placement,
             placement_options=w.placement_options, adjust=w.adjust, remap=w.remap,
-            window=w.window_tokens, source=w.source, seed=w.seed)
+            window=w.window_tokens, source=w.source, source_options=w.source_options,
+            seed=w.seed)
 
     # --- dataflow ---------------------------------------------------------------------------
     def build(self, ctx: SimContext) -> None:

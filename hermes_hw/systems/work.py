@@ -52,8 +52,19 @@ def _cache_dir() -> Path | None:
     return Path(env) if env else Path.home() / ".cache" / "hermes-hw" / "work"
 
 
+def _file_stamps(options: dict) -> dict:
+    """Size and mtime of every file an option names (a changed mask file is a new key)."""
+    out = {}
+    for k, v in (options.get("source_options") or {}).items():
+        if isinstance(v, str) and os.path.isfile(v):
+            st = os.stat(v)
+            out[k] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
 def _key(model: ModelSpec, options: dict, system: SystemParams) -> str:
-    blob = json.dumps({"v": CACHE_VERSION, "model": model.config.model_dump(mode="json"),
+    blob = json.dumps({"v": CACHE_VERSION, "files": _file_stamps(options),
+                       "model": model.config.model_dump(mode="json"),
                        "bits": model.weight_bits, "options": options,
                        "system": asdict(system)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -74,7 +85,8 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
                 system: SystemParams, predictor: str = "hermes",
                 predictor_options: dict | None = None, placement: str = "ilp",
                 placement_options: dict | None = None, adjust: bool = True, remap: bool = True,
-                window: int = 5, source: str = "synthetic", seed: int = 0) -> WorkCounts:
+                window: int = 5, source: str = "synthetic", source_options: dict | None = None,
+                seed: int = 0) -> WorkCounts:
     """Run (or load) the workload and reduce its work lists to :class:`WorkCounts`."""
     from hermes_hw.workload.pipeline import Workload, WorkloadOptions
 
@@ -82,7 +94,7 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
                "predictor": predictor, "predictor_options": predictor_options or {},
                "placement": placement, "placement_options": placement_options or {},
                "adjust": adjust, "remap": remap, "window": window, "source": source,
-               "seed": seed}
+               "source_options": source_options or {}, "seed": seed}
     key = _key(model, options, system)
     if key in _MEMO:
         return _MEMO[key]
@@ -100,7 +112,8 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
             pass  # a corrupt cache entry is recomputed
     wl = Workload(model, WorkloadOptions(
         prompt_tokens=prompt_tokens, decode_tokens=sample_tokens, batch=batch, seed=seed,
-        source=source, predictor=predictor, predictor_options=dict(predictor_options or {}),
+        source=source, source_options=dict(source_options or {}), predictor=predictor,
+        predictor_options=dict(predictor_options or {}),
         placement=placement, placement_options=dict(placement_options or {}), adjust=adjust,
         remap=remap, window=window, system=system))
     nb, d = len(model.blocks), system.n_dimms

@@ -15,7 +15,6 @@ Every event carries a category (:data:`CATEGORIES`, the paper's latency breakdow
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
