@@ -36,13 +36,13 @@ def make_executor(workers: int | None, scheduler: Any, pending: int,
 
 def run_sweep(grid: Grid, *, workers: int | None = None, scheduler: Any = None,
               rerun: list[str] | tuple[str, ...] = (), progress: bool | None = None,
-              connect_timeout_s: float = 20.0) -> SweepReport:
+              connect_timeout_s: float = 20.0, write_table: bool = True) -> SweepReport:
     """Run every unfinished point of ``grid`` (and the ``rerun`` ids) and write the table.
 
     ``workers``: local processes (None: one per CPU; 1: in this process). ``scheduler``: a Dask
     scheduler address or ``distributed.Client`` (overrides ``workers``; ``connect_timeout_s`` to
     reach it). ``progress``: tqdm bar on
-    stderr (None: only on a terminal)."""
+    stderr (None: only on a terminal). ``write_table``: False leaves the table to the caller."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -73,6 +73,7 @@ def run_sweep(grid: Grid, *, workers: int | None = None, scheduler: Any = None,
         finally:
             bar.close()
             executor.close()
-    report.tables = store.write_table()
+    if write_table:
+        report.tables = store.write_table()
     report.wall_seconds = time.perf_counter() - t0
     return report

@@ -200,6 +200,16 @@ def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
     if not path.is_file():
         raise InputError("grid file not found", source=src)
     data = _read_yaml(path, "grid file")
+    default_out = path.parent / f"{path.stem}.sweep"
+    return grid_from_dict(data, source=src, base_dir=path.parent,
+                          out=Path(out) if out is not None else None, default_out=default_out)
+
+
+def grid_from_dict(data: Any, *, source: str, base_dir: Path, out: Path | None = None,
+                   default_out: Path | None = None) -> Grid:
+    """Validate and expand a grid given as a mapping (``source`` names it in messages;
+    relative paths are resolved from ``base_dir``)."""
+    src = source
     if not isinstance(data, dict):
         raise InputError("expected a mapping with 'axes' (and 'runner', 'base', 'set')",
                          source=src)
@@ -213,7 +223,6 @@ def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
         if first["type"] == "extra_forbidden":
             msg += f"; valid keys: {', '.join(GridFile.model_fields)}"
         raise InputError(f"{loc}: {msg}", source=src) from None
-    base_dir = path.parent
     runner = make_runner(spec.runner, source=f"{src}: runner")
 
     # base config
@@ -241,11 +250,12 @@ def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
     if not spec.axes:
         raise InputError("axes: no axis given (add at least one 'key.path: [values]')",
                          source=src)
+    zipped = {name for group in spec.zip for name in group}
     for name, values in spec.axes.items():
         if not values:
             raise InputError(f"axes.{name}: empty axis (give at least one value)", source=src)
         seen = set()
-        for v in values:
+        for v in values if name not in zipped else ():  # zip groups: checked as rows below
             key = canonical_json(v)
             if key in seen:
                 raise InputError(f"axes.{name}: value {key} appears more than once", source=src)
@@ -280,7 +290,7 @@ def load_grid(path: str | Path, out: str | Path | None = None) -> Grid:
         points.append(Point(index=len(points), id=pid, axes=ordered, config=cfg))
 
     out_dir = Path(out) if out is not None else (
-        base_dir / spec.out if spec.out else base_dir / f"{path.stem}.sweep")
+        base_dir / spec.out if spec.out else (default_out or base_dir / "sweep"))
     return Grid(source=src, base_dir=base_dir, runner_name=spec.runner, runner=runner,
                 axis_names=list(spec.axes), points=points, out=out_dir,
                 description=spec.description, spec=data)
@@ -303,6 +313,12 @@ def _groups(spec: GridFile, src: str) -> list[list[str]]:
         if len(lengths) > 1:
             sizes = ", ".join(f"{n}: {len(spec.axes[n])}" for n in group)
             raise InputError(f"zip.{gi}: zipped axes must have equal lengths ({sizes})",
+                             source=src)
+        rows = [canonical_json([spec.axes[n][i] for n in group])
+                for i in range(len(spec.axes[group[0]]))]
+        if len(set(rows)) != len(rows):
+            dup = next(r for r in rows if rows.count(r) > 1)
+            raise InputError(f"zip.{gi}: the combination {dup} appears more than once",
                              source=src)
     groups: list[list[str]] = []
     done: set[int] = set()
