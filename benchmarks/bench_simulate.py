@@ -1,0 +1,45 @@
+"""Wall time of `simulate` for one system / model / batch (fast mode: analytical DIMM model,
+16 sampled work-list tokens), cold (work lists generated) and warm (work lists cached).
+
+    python benchmarks/bench_simulate.py [--model llama2-70b] [--system hermes] [--batch 1]
+                                        [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="llama2-70b")
+    ap.add_argument("--system", default="hermes")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["HERMES_CACHE_DIR"] = cache
+        from hermes_hw.systems import simulate
+        from hermes_hw.systems import work
+
+        t0 = time.perf_counter()
+        r = simulate(args.model, args.system, args.batch)
+        cold = time.perf_counter() - t0
+        warm = []
+        for _ in range(args.repeat):
+            work._MEMO.clear()  # force the disk cache path, as a new process would
+            t0 = time.perf_counter()
+            r = simulate(args.model, args.system, args.batch)
+            warm.append(time.perf_counter() - t0)
+    print(f"| {args.model} | {args.system} | {args.batch} | {len(r.timeline):,} | "
+          f"{cold:.2f} | {min(warm):.2f} | {r.tokens_per_s:.3f} |")
+    print(f"python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} cores", flush=True)
+
+
+if __name__ == "__main__":
+    main()
