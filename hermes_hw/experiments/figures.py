@@ -114,4 +114,5 @@ def _reference_markers(ax, spec: ExperimentSpec, rows, xs, series) -> None:
                         label=None if shown else "paper (Fig. values, [F])")
                 shown = True
     if shown:
-        ax.legend(ncol=min(4, n + 1), fontsize=7, title=f.series)
+        ax.legend(ncol=min(6, n + 1), fontsize=7, title=f.series, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.14))

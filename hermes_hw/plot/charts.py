@@ -26,14 +26,17 @@ def grouped_bars(categories: list[str], series: dict[str, list[float]], *, ylabe
         if values:
             label_bars(ax, bars, value_fmt, rotation=90 if n * len(categories) > 12 else 0)
     ax.set_xticks(x, categories)
+    ax.margins(y=0.2)
     if log:
         ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * 6)  # room for the printed values
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    ax.margins(y=0.2)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(title=legend_title, ncol=min(4, n), fontsize=7)
+    ax.legend(title=legend_title, ncol=min(6, n + 1), fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14))
     return fig
 
 
