@@ -131,3 +131,15 @@ def test_unknown_layout_policy(tmp_path, capsys):
     msg = _one_line_exit2(capsys, ["lower", "--model", "tiny-opt", "--layout", "interleave",
                                    "--out", str(tmp_path / "t")])
     assert "did you mean 'interleaved'" in msg
+
+
+def test_committed_sample_replays(capsys):
+    from hermes_hw.paths import repo_root
+
+    root = repo_root()
+    if root is None:
+        pytest.skip("not a source checkout")
+    assert main(["replay", str(root / "traces" / "ndp_sample_tiny"), "--json", "--jobs", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [d["requests"] for d in out["dimms"]] == [1178, 1190]
+    assert all(d["busy_time_ns"] > 0 and d["layers"] for d in out["dimms"])
