@@ -27,8 +27,8 @@ void hd_req_refresh(hd_system *s, hd_req *r) {
 }
 
 /* The scheduler's choice in `buf` at cycle clk, reusing the last pass while nothing changed. */
-static int scan_best(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
-    if (sc->epoch == s->sched_epoch) {
+static int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+    if (sc->epoch >= c->changed_epoch) {
         if (clk == sc->clk) return sc->best;
         if (sc->clk < sc->min_ready) { /* nothing was ready: the ready set is unchanged */
             if (clk < sc->min_ready) return sc->best;
@@ -41,9 +41,10 @@ static int scan_best(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
     return sc->best;
 }
 
-static int64_t scan_min_ready(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+static int64_t scan_min_ready(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc,
+                              int64_t clk) {
     if (!buf->size) return HD_NEVER;
-    if (sc->epoch != s->sched_epoch) scan_best(s, buf, sc, clk);
+    if (sc->epoch < c->changed_epoch) scan_best(s, c, buf, sc, clk);
     return sc->min_ready;
 }
 
@@ -150,7 +151,7 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
     hd_buffer *buf = NULL;
     int idx = -1, found = 0;
     if (c->activeq.size) {
-        idx = scan_best(s, &c->activeq, &c->scan_active, clk);
+        idx = scan_best(s, c, &c->activeq, &c->scan_active, clk);
         if (hd_req_ready(s, &c->activeq.items[idx]) <= clk) {
             found = 1;
             buf = &c->activeq;
@@ -167,7 +168,7 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
             set_write_mode(s, c);
             buf = c->write_mode ? &c->writeq : &c->readq;
             if (buf->size) {
-                idx = scan_best(s, buf, c->write_mode ? &c->scan_write : &c->scan_read, clk);
+                idx = scan_best(s, c, buf, c->write_mode ? &c->scan_write : &c->scan_read, clk);
                 found = hd_req_ready(s, &buf->items[idx]) <= clk;
             }
         }
@@ -229,6 +230,12 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     if (!r->stat_done) update_request_stats(s, c, r);
     int cmd = r->cmd;
     hd_dev_issue(s, cmd, r->vec);
+    if (s->cross_ctrl) { /* controllers of a channel share its timing */
+        for (int k = 0; k < s->n_ctrl; k++)
+            if (s->ctrl[k].channel == c->channel) s->ctrl[k].changed_epoch = s->sched_epoch;
+    } else {
+        c->changed_epoch = s->sched_epoch;
+    }
     c->stats.commands[cmd]++;
     if (s->cfg.command_log) record_command(s, cmd, r->vec);
     if (buf == &c->writeq) c->writeq_version++;
@@ -246,13 +253,13 @@ int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
     int64_t clk = s->clk;
     int64_t e = s->refresh->next_event(s, c);
     if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
-    e = hd_min64(e, scan_min_ready(s, &c->activeq, &c->scan_active, clk));
+    e = hd_min64(e, scan_min_ready(s, c, &c->activeq, &c->scan_active, clk));
     if (c->prioq.size) {
         hd_req_validate(s, &c->prioq.items[0]);
         e = hd_min64(e, hd_req_ready(s, &c->prioq.items[0]));
     } else {
-        e = hd_min64(e, scan_min_ready(s, &c->readq, &c->scan_read, clk));
-        e = hd_min64(e, scan_min_ready(s, &c->writeq, &c->scan_write, clk));
+        e = hd_min64(e, scan_min_ready(s, c, &c->readq, &c->scan_read, clk));
+        e = hd_min64(e, scan_min_ready(s, c, &c->writeq, &c->scan_write, clk));
     }
     return hd_max64(e, clk + 1);
 }

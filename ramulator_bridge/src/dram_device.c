@@ -234,6 +234,8 @@ void hd_dev_tick(hd_system *s) {
         hd_future *f = &s->future[i];
         if (f->cycle != s->clk) continue;
         s->full_epoch = ++s->sched_epoch;
+        for (int k = 0; k < s->n_ctrl; k++)
+            if (s->ctrl[k].channel == f->channel) s->ctrl[k].changed_epoch = s->sched_epoch;
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
                        HD_BANK_CLOSED);
         s->future[i] = s->future[--s->n_future];

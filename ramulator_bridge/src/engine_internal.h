@@ -29,7 +29,8 @@ typedef struct {
 
 /* One pass of the scheduler over a buffer at cycle `clk`, cached while nothing changes. */
 typedef struct {
-    uint64_t epoch;     /* s->sched_epoch when computed (0: never) */
+    uint64_t epoch;     /* s->sched_epoch when computed (0: never); valid while no later change
+                           of its controller (hd_ctrl.changed_epoch) */
     int64_t clk;        /* cycle the pass was made for */
     int best;           /* the scheduler's choice at clk (ready or not), -1 if empty */
     int best_at_min;    /* the scheduler's choice at cycle min_ready */
@@ -51,6 +52,7 @@ typedef struct hd_ctrl {
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
     int write_mode;
+    uint64_t changed_epoch;         /* s->sched_epoch of the last change that concerns it */
     int64_t writeq_version;         /* bumped whenever the write queue changes */
     hd_stats stats;                 /* this controller's statistics (totals: their sum) */
     hd_scan scan_active, scan_read, scan_write;

@@ -122,6 +122,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         q->pend_cap = 256;
         q->pend = malloc(sizeof(hd_pending) * (size_t)q->pend_cap);
         s->refresh->init(s, q);
+        q->changed_epoch = 1; /* scans are stamped from 1 on; 0 = never computed */
     }
     s->lat_hist = calloc(HD_LATENCY_BUCKETS, sizeof(int64_t));
     s->log_cap = 4096;
