@@ -10,14 +10,20 @@ static int is_closing(int cmd) {
            cmd == HD_CMD_WRA;
 }
 
+/* Order-keeping removal: shifts the shorter side of the ring. */
 static void buf_remove(hd_buffer *b, int idx) {
-    memmove(&b->items[idx], &b->items[idx + 1], (size_t)(b->size - idx - 1) * sizeof(hd_req));
+    if (idx < b->size / 2) {
+        for (int i = idx; i > 0; i--) *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
+        b->head = (b->head + 1) & b->mask;
+    } else {
+        for (int i = idx; i < b->size - 1; i++) *hd_buf_at(b, i) = *hd_buf_at(b, i + 1);
+    }
     b->size--;
 }
 
 static int buf_push(hd_buffer *b, const hd_req *r) {
     if (b->size > b->max_size) return 0;
-    b->items[b->size++] = *r;
+    *hd_buf_at(b, b->size++) = *r;
     return 1;
 }
 
@@ -72,7 +78,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     if (r->type == HD_REQ_READ && r->forward_checked != c->writeq_version) {
         r->forward_checked = c->writeq_version; /* a retried offer rescans only after a change */
         for (int i = 0; i < c->writeq.size; i++) {
-            if (c->writeq.items[i].addr == r->addr) { /* forwarded from a queued write */
+            if (hd_buf_at(&c->writeq, i)->addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
                 c->stats.forwarded_reads++;
                 return 1;
@@ -88,12 +94,12 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     if (s->scheduler->add && sc->epoch == s->sched_epoch) {
         /* the device did not change: update this buffer's pass instead of redoing it */
         r->epoch = s->sched_epoch;
-        b->items[b->size++] = *r;
+        *hd_buf_at(b, b->size++) = *r;
         s->scheduler->add(s, b, b->size - 1, sc);
         return 1;
     }
     r->epoch = ++s->sched_epoch;
-    b->items[b->size++] = *r;
+    *hd_buf_at(b, b->size++) = *r;
     return 1;
 }
 
@@ -152,7 +158,7 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
     int idx = -1, found = 0;
     if (c->activeq.size) {
         idx = scan_best(s, c, &c->activeq, &c->scan_active, clk);
-        if (hd_req_ready(s, &c->activeq.items[idx]) <= clk) {
+        if (hd_req_ready(s, hd_buf_at(&c->activeq, idx)) <= clk) {
             found = 1;
             buf = &c->activeq;
         }
@@ -161,23 +167,23 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
         if (c->prioq.size) {
             buf = &c->prioq;
             idx = 0;
-            hd_req_validate(s, &buf->items[0]);
-            if (hd_req_ready(s, &buf->items[0]) > clk) return -1; /* blocks read/write queues */
+            hd_req_validate(s, hd_buf_at(buf, 0));
+            if (hd_req_ready(s, hd_buf_at(buf, 0)) > clk) return -1; /* blocks read/write queues */
             found = 1;
         } else {
             set_write_mode(s, c);
             buf = c->write_mode ? &c->writeq : &c->readq;
             if (buf->size) {
                 idx = scan_best(s, c, buf, c->write_mode ? &c->scan_write : &c->scan_read, clk);
-                found = hd_req_ready(s, &buf->items[idx]) <= clk;
+                found = hd_req_ready(s, hd_buf_at(buf, idx)) <= clk;
             }
         }
     }
     if (!found) return -1;
-    const hd_req *r = &buf->items[idx];
+    const hd_req *r = hd_buf_at(buf, idx);
     if (is_closing(r->cmd)) { /* never close a bank a request in the active buffer needs */
         for (int i = 0; i < c->activeq.size; i++) {
-            const int32_t *v = c->activeq.items[i].vec;
+            const int32_t *v = hd_buf_at(&c->activeq, i)->vec;
             int match = 1;
             for (int l = 0; l <= HD_LEVEL_BANK; l++) {
                 if (v[l] != r->vec[l] && v[l] != -1 && r->vec[l] != -1) {
@@ -225,7 +231,7 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     hd_buffer *buf = NULL;
     int idx = schedule(s, c, &buf);
     if (idx < 0) return;
-    hd_req *r = &buf->items[idx];
+    hd_req *r = hd_buf_at(buf, idx);
     s->rowpolicy->on_schedule(s, c, r);
     if (!r->stat_done) update_request_stats(s, c, r);
     int cmd = r->cmd;
@@ -255,8 +261,8 @@ int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
     if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
     e = hd_min64(e, scan_min_ready(s, c, &c->activeq, &c->scan_active, clk));
     if (c->prioq.size) {
-        hd_req_validate(s, &c->prioq.items[0]);
-        e = hd_min64(e, hd_req_ready(s, &c->prioq.items[0]));
+        hd_req_validate(s, hd_buf_at(&c->prioq, 0));
+        e = hd_min64(e, hd_req_ready(s, hd_buf_at(&c->prioq, 0)));
     } else {
         e = hd_min64(e, scan_min_ready(s, c, &c->readq, &c->scan_read, clk));
         e = hd_min64(e, scan_min_ready(s, c, &c->writeq, &c->scan_write, clk));
@@ -267,6 +273,6 @@ int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
 int hd_ctrl_idle(const hd_ctrl *c) {
     if (c->readq.size || c->writeq.size || c->activeq.size || c->pend_count) return 0;
     for (int i = 0; i < c->prioq.size; i++)
-        if (c->prioq.items[i].type == HD_REQ_CLOSE_ROW) return 0;
+        if (hd_buf_at(&c->prioq, i)->type == HD_REQ_CLOSE_ROW) return 0;
     return 1;
 }

@@ -37,10 +37,14 @@ typedef struct {
     int64_t min_ready;  /* earliest ready time in the buffer (HD_NEVER if empty) */
 } hd_scan;
 
+/* A request buffer: a ring (removing the oldest is O(1)); logical index 0 is the oldest entry. */
 typedef struct {
     hd_req *items;
-    int size, max_size;           /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
+    int head, size, mask;         /* ring: entry i is items[(head + i) & mask] */
+    int max_size;                 /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
 } hd_buffer;
+
+static inline hd_req *hd_buf_at(const hd_buffer *b, int i) { return &b->items[(b->head + i) & b->mask]; }
 
 typedef struct {
     int64_t depart, arrive, tag;

@@ -116,8 +116,11 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         int maxes[4] = {c->read_buffer_max, c->write_buffer_max, c->active_buffer_max,
                         c->priority_buffer_max};
         for (int i = 0; i < 4; i++) {
+            int cap = 1;
+            while (cap < maxes[i] + 1) cap <<= 1;
             bufs[i]->max_size = maxes[i];
-            bufs[i]->items = malloc(sizeof(hd_req) * (size_t)(maxes[i] + 1));
+            bufs[i]->mask = cap - 1;
+            bufs[i]->items = malloc(sizeof(hd_req) * (size_t)cap);
         }
         q->pend_cap = 256;
         q->pend = malloc(sizeof(hd_pending) * (size_t)q->pend_cap);

@@ -11,7 +11,7 @@ static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out)
     uint64_t best_key = UINT64_MAX;
     unsigned __int128 min_key = ~(unsigned __int128)0;
     for (int i = 0; i < buf->size; i++) {
-        hd_req *r = &buf->items[i];
+        hd_req *r = hd_buf_at(buf, i);
         hd_req_validate(s, r);
         int64_t t = hd_req_ready(s, r);
         uint64_t age = ((uint64_t)r->arrive << IDX_BITS) | (uint64_t)i;
@@ -28,11 +28,11 @@ static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out)
 
 /* A new request is the youngest: it only wins if it is ready and the current choice is not. */
 static void frfcfs_add(hd_system *s, hd_buffer *buf, int idx, hd_scan *sc) {
-    const hd_req *r = &buf->items[idx];
+    const hd_req *r = hd_buf_at(buf, idx);
     int64_t t = hd_req_ready(s, r);
     if (sc->best < 0) {
         sc->best = idx;
-    } else if (t <= sc->clk && hd_req_ready(s, &buf->items[sc->best]) > sc->clk) {
+    } else if (t <= sc->clk && hd_req_ready(s, hd_buf_at(buf, sc->best)) > sc->clk) {
         sc->best = idx;
     }
     if (t < sc->min_ready) {
