@@ -282,7 +282,7 @@ def grid_from_dict(data: Any, *, source: str, base_dir: Path, out: Path | None =
         if len(spec.axes) > 1:
             what = "point " + ", ".join(_axis_desc(k, v) for k, v in ordered.items())
             _check(runner, cfg, base_dir, what, src)
-        pid = point_id(spec.runner, cfg)
+        pid = point_id(spec.runner, cfg, runner.resolved(cfg, base_dir))
         if pid in ids:
             raise InputError(f"points {ids[pid]} and {len(points)} have the same resolved "
                              f"config (id {pid}); remove the duplicate axis value", source=src)

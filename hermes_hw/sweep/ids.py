@@ -17,9 +17,14 @@ def canonical_json(obj: Any) -> str:
                       allow_nan=False)
 
 
-def point_id(runner: str, config: dict[str, Any]) -> str:
-    """First 12 hex digits of SHA-256 over ``{"runner": ..., "config": ...}`` (canonical JSON)."""
-    text = canonical_json({"runner": runner, "config": config})
+def point_id(runner: str, config: dict[str, Any], resolved: Any = None) -> str:
+    """First 12 hex digits of SHA-256 over ``{"runner": ..., "config": ...}`` (canonical JSON),
+    with ``"resolved": ...`` added when the runner resolves named inputs (a system id to its
+    config file's contents), so that editing a built-in config gives new ids."""
+    obj = {"runner": runner, "config": config}
+    if resolved is not None:
+        obj["resolved"] = resolved
+    text = canonical_json(obj)
     return hashlib.sha256(text.encode()).hexdigest()[:ID_HEX_DIGITS]
 
 

@@ -30,6 +30,10 @@ class PointRunner(ABC):
         """Config used when a grid gives no ``base`` (default: empty)."""
         return {}
 
+    def resolved(self, config: dict[str, Any], base_dir: Path) -> Any:
+        """What named inputs resolve to (JSON-able), hashed into the point id; None: nothing."""
+        return None
+
     @abstractmethod
     def validate(self, config: dict[str, Any], base_dir: Path) -> None:
         """Raise InputError (message starting with the key path) if ``config`` cannot run."""

@@ -94,6 +94,17 @@ class SimulateRunner(PointRunner):
             raise InputError(f"batch: {cfg['batch']} is above the system's max_batch "
                              f"{sc.max_batch}")
 
+    def resolved(self, config: dict[str, Any], base_dir: Path) -> Any:
+        """The resolved system config and model (so edited built-in configs give new ids)."""
+        systems = _systems()
+        from hermes_hw.workload.models import load_model
+
+        cfg = {**DEFAULTS, **config}
+        sc = systems.load_system_config(cfg["system"], None, self._overrides(cfg))
+        model = load_model(cfg["model"])
+        return {"system": sc.model_dump(mode="json"),
+                "model": model.config.model_dump(mode="json")}
+
     @staticmethod
     def _overrides(cfg: dict[str, Any]) -> dict[str, Any]:
         ov = dict(cfg["overrides"])

@@ -47,6 +47,11 @@ class WorkloadRunner(PointRunner):
     def base_config(self, base_dir: Path) -> dict[str, Any]:
         return {"model": "tiny-llama", **DEFAULTS}
 
+    def resolved(self, config: dict[str, Any], base_dir: Path) -> Any:
+        from hermes_hw.workload.models import load_model
+
+        return {"model": load_model(config["model"]).config.model_dump(mode="json")}
+
     def validate(self, config: dict[str, Any], base_dir: Path) -> None:
         for key, value in config.items():
             if key not in FIELDS:
