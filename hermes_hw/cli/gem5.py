@@ -169,6 +169,24 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got '{text}'"
+        ) from None
+
+
+def run_from_ndp(args: argparse.Namespace) -> int:
+    from hermes_hw.lowering.export import export
+
+    files = export(args.dir, "gem5", args.out, dimms=args.dimms, layers=args.layers)
+    for f in files:
+        print(f)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gem5", help="convert and inspect gem5 packet traces (TrafficGen TRACE format)"
@@ -220,6 +238,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common(conv)
     conv.set_defaults(func=run_convert)
+
+    ndp = sub.add_parser(
+        "from-ndp",
+        help="export an NDP trace directory (hermes lower) as one gem5 packet trace per DIMM, "
+        "ticks = simulated issue times",
+    )
+    ndp.add_argument("dir", type=Path, help="trace directory written by `hermes lower`")
+    ndp.add_argument("--out", type=Path, help="output folder (default: the trace directory)")
+    ndp.add_argument("--dimms", type=_int_list, help="only these DIMMs (comma-separated)")
+    ndp.add_argument("--layers", type=_int_list, help="only these decoder layers")
+    ndp.set_defaults(func=run_from_ndp)
 
     info = sub.add_parser("info", help="header, packet counts and tick range of a gem5 trace")
     info.add_argument("trace", type=Path, help="gem5 packet trace (plain or .gz)")
