@@ -64,7 +64,7 @@ static void push_pending(hd_ctrl *c, int64_t depart, int64_t arrive, int64_t tag
         c->pend_head = 0;
         c->pend_cap = ncap;
     }
-    hd_pending *p = &c->pend[(c->pend_head + c->pend_count) % c->pend_cap];
+    hd_pending *p = &c->pend[(c->pend_head + c->pend_count) & (c->pend_cap - 1)]; /* pow2 */
     p->depart = depart;
     p->arrive = arrive;
     p->tag = tag;
@@ -138,7 +138,7 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
         s->comp_tags[s->comp_count] = p->tag;
         s->comp_cycles[s->comp_count++] = p->depart;
     }
-    c->pend_head = (c->pend_head + 1) % c->pend_cap;
+    c->pend_head = (c->pend_head + 1) & (c->pend_cap - 1);
     c->pend_count--;
 }
 

@@ -306,7 +306,7 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
     for (;;) {
         /* one step: the frontend offers (at frontend ticks), then the memory ticks */
         int64_t front_next = HD_NEVER; /* next step at which an offer could succeed */
-        if (s->clk % M == 0 && (!arrival || arrival[i] <= s->clk)) {
+        if ((M == 1 || s->clk % M == 0) && (!arrival || arrival[i] <= s->clk)) {
             if (prepared != i) {
                 if (!prepare_from(s, src, i, base_tag >= 0 ? base_tag + i : -1, &cur))
                     return -(i + 1);
@@ -323,7 +323,7 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
             /* rejected: the queue frees only at a memory event */
         } else {
             int64_t t = arrival ? hd_max64(arrival[i], s->clk + 1) : s->clk + 1;
-            front_next = (t + M - 1) / M * M;
+            front_next = M == 1 ? t : (t + M - 1) / M * M;
         }
         int64_t e = next_event(s);
         int64_t step = hd_min64(e - 1, front_next);
