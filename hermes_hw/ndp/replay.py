@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,20 +20,240 @@ from hermes_hw.lowering.trace import TraceDir, expand_segments, split_segments
 from hermes_hw.ndp.config import parse_system
 from hermes_hw.ndp.unit import NdpTiming
 
-CHUNK_REQUESTS = 1 << 20
+CHUNK_REQUESTS = 1 << 16
 _READ_KIND_IDS = np.array(sorted(OP_KIND_ID[k] for k in READ_OPS))
 
 
-@dataclass
-class _Chunk:
-    base: int            # global request index of the first request
-    op: np.ndarray       # op index per request
-    is_write: np.ndarray
-    S: np.ndarray        # ideal compute time per request (DRAM cycles)
-    t: np.ndarray        # compute per request
-    a: np.ndarray        # arrival cycles (int64)
-    d: np.ndarray        # data-return cycles (float, -inf for writes; nan until known)
-    missing: int         # reads not yet completed
+class _ReplayState:
+    """The NDP core's issue/consume loop around the DRAM engine, exact to the buffer limit.
+
+    Request ``i`` (global order) arrives at the engine at ``ceil(f_{i-N})`` for a read (line
+    ``i - N`` consumed, so the buffer has room) and at ``ceil(S_i + g_{i-1})`` for a write
+    (posted once everything before it was consumed), never before the request ahead of it;
+    ``f_i = S_i + g_i`` with ``g_i = max(g_{i-1}, d_i + t_i - S_i)`` (``d_i`` data return).
+    Requests are therefore fed to the engine only once those consume times are known: up to
+    ``N`` requests past the scanned prefix, and a write only after every read before it
+    returned. When nothing can be fed, the engine is ticked cycle by cycle until a read returns
+    (safe: every unfed request arrives after the data it waits for). Results do not depend on
+    how the stream is cut into expansion blocks (``block`` requests each).
+
+    Per-request state lives in flat arrays indexed ``global - base``; fully consumed requests
+    are folded into the per-op results and dropped when the arrays are compacted.
+    """
+
+    def __init__(self, n_ops: int, buffer_lines: int, block: int) -> None:
+        self.N = N = buffer_lines
+        self.block = block
+        self.cap = max(4 * (N + block), 1 << 14)
+        self.addr = np.zeros(self.cap, np.uint64)
+        self.w = np.zeros(self.cap, np.uint8)
+        self.t = np.zeros(self.cap)
+        self.S = np.zeros(self.cap)
+        self.g = np.zeros(self.cap)
+        self.d = np.full(self.cap, -np.inf)
+        self.a = np.zeros(self.cap, np.int64)
+        # N virtual requests before the first one (S = g = 0: the buffer starts empty)
+        self.base = -N          # global index of array position 0
+        self.hi = N             # expanded up to here (array positions)
+        self.fed = N
+        self.scanned = N        # g known for positions < scanned
+        self.folded = N         # positions < folded are already in the per-op results
+        self.expanded = 0       # real requests expanded so far
+        self.wpos = np.zeros(0, np.int64)  # array positions of writes in [scanned, hi)
+        self.last_arrival = 0
+        self.prev_d = -np.inf
+        self.g_end = np.full(n_ops, np.nan)
+        self.a_first = np.full(n_ops, np.nan)
+        self.mem_active = np.zeros(n_ops)
+        self.total = 0
+
+    # -- buffer management ---------------------------------------------------------------
+    def op_bounds(self, ops: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """The ops with requests and their request ranges [start, end) in the stream."""
+        self.b_ops, self.b_start, self.b_end = ops, start, end
+
+    def _fold(self, upto: int) -> None:
+        """Per-op reductions over the consumed positions [folded, upto)."""
+        lo = self.folded
+        if upto <= lo:
+            return
+        g0, g1 = self.base + lo, self.base + upto
+        k0 = int(np.searchsorted(self.b_end, g0, side="right"))
+        k1 = int(np.searchsorted(self.b_start, g1, side="left"))
+        o = self.b_ops[k0:k1]
+        starts = np.maximum(self.b_start[k0:k1], g0) - g0
+        ends = np.minimum(self.b_end[k0:k1], g1) - g0 - 1
+        self.g_end[o] = self.g[lo:upto][ends]
+        a = self.a[lo:upto]
+        first = np.isnan(self.a_first[o])
+        self.a_first[o[first]] = a[starts[first]]
+        d = self.d[lo:upto]
+        # DRAM time spent delivering each op's data: d_i - max(previous return, arrival)
+        prev = np.empty_like(d)
+        prev[0] = self.prev_d
+        np.maximum.accumulate(d[:-1], out=prev[1:])
+        np.maximum(prev[1:], self.prev_d, out=prev[1:])
+        self.prev_d = float(max(prev[-1], d[-1]))
+        np.maximum(prev, a, out=prev)
+        np.subtract(d, prev, out=prev)
+        np.maximum(prev, 0.0, out=prev)  # writes (d = -inf) give 0
+        self.mem_active[o] += np.add.reduceat(prev, starts)
+        self.folded = upto
+
+    def _compact(self, need: int) -> None:
+        keep = min(self.scanned, self.fed - self.N - 1)
+        self._fold(keep)
+        live = self.hi - keep
+        if live + need > self.cap:
+            self.cap = 2 * (live + need)
+        for name in ("addr", "w", "t", "S", "g", "d", "a"):
+            old = getattr(self, name)
+            new = old if len(old) == self.cap else np.empty(self.cap, old.dtype)
+            new[:live] = old[keep:self.hi]
+            setattr(self, name, new)
+        self.base += keep
+        self.hi -= keep
+        self.fed -= keep
+        self.scanned -= keep
+        self.folded -= keep
+        self.wpos = self.wpos - keep
+
+    def _append(self, item: tuple) -> None:
+        addr, is_write, t, S = item
+        n = len(addr)
+        if self.hi + n > self.cap:
+            self._compact(n)
+        sl = slice(self.hi, self.hi + n)
+        self.addr[sl] = addr
+        self.w[sl] = is_write
+        self.t[sl] = t
+        self.S[sl] = S
+        self.d[sl] = np.nan
+        wp = np.flatnonzero(is_write)
+        if len(wp):
+            self.d[self.hi + wp] = -np.inf
+            self.wpos = np.concatenate([self.wpos, wp + self.hi])
+        self.hi += n
+        self.expanded += n
+
+    # -- the loop --------------------------------------------------------------------------
+    def _feed(self, backend, hi: int) -> None:
+        lo, N = self.fed, self.N
+        rd = self.w[lo:hi] == 0
+        ready = np.where(rd, self.S[lo - N:hi - N] + self.g[lo - N:hi - N],
+                         self.S[lo:hi] + self.g[lo - 1:hi - 1])
+        a = np.ceil(ready).astype(np.int64)
+        a[0] = max(a[0], self.last_arrival)
+        np.maximum.accumulate(a, out=a)
+        self.a[lo:hi] = a
+        self.last_arrival = int(a[-1])
+        n = hi - lo
+        accepted = backend.run_trace(self.addr[lo:hi], self.w[lo:hi], a,
+                                     base_tag=self.base + lo)
+        if accepted != n:
+            raise RuntimeError(f"DRAM engine accepted {accepted} of {n} requests")
+        self.fed = hi
+
+    def _collect(self, backend) -> int:
+        tags, cyc = backend.pop_completions()
+        if len(tags):
+            self.d[tags - self.base] = cyc
+        return len(tags)
+
+    def _scan(self) -> bool:
+        lo = self.scanned
+        hi = min(self.hi, self.fed + 4096)
+        if hi <= lo:
+            return False
+        unknown = np.isnan(self.d[lo:hi])
+        k = int(unknown.argmax()) if unknown[0] or unknown.any() else hi - lo
+        if k == 0:
+            return False
+        sl = slice(lo, lo + k)
+        g = self.d[sl] + self.t[sl] - self.S[sl]
+        g[0] = max(g[0], self.g[lo - 1])
+        np.maximum.accumulate(g, out=g)
+        self.g[sl] = g
+        self.scanned = lo + k
+        return True
+
+    def _wait(self, backend, lim: int) -> None:
+        """Tick the engine one cycle at a time until the data the next request waits for has
+        returned: every read before a write (lim = the write), else one more read."""
+        if self.fed <= self.scanned:
+            raise RuntimeError("NDP replay stalled with nothing in flight")
+        at_write = lim == self.fed and lim < self.scanned + self.N
+        pending = int(np.isnan(self.d[self.scanned:self.fed]).sum()) if at_write else 1
+        while pending > 0:
+            backend.tick(1)
+            tags, cyc = backend.pop_completions()
+            if len(tags):
+                self.d[tags - self.base] = cyc
+                pending -= len(tags) if at_write else pending
+
+    def run(self, backend, items) -> None:
+        items = iter(items)
+        exhausted = False
+        N = self.N
+        while True:
+            while not exhausted and self.hi < self.scanned + N + 1:
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                else:
+                    self._append(item)
+            if self.wpos.size and self.wpos[0] < self.scanned:
+                self.wpos = self.wpos[np.searchsorted(self.wpos, self.scanned):]
+            lim = min(self.scanned + N, self.hi)
+            k = np.searchsorted(self.wpos, self.scanned, side="right")
+            if k < self.wpos.size:
+                lim = min(lim, int(self.wpos[k]))
+            progressed = False
+            if lim > self.fed:
+                self._feed(backend, lim)
+                progressed = True
+            self._collect(backend)
+            progressed |= self._scan()
+            if exhausted and self.scanned == self.hi == self.fed:
+                break
+            if not progressed:
+                self._wait(backend, lim)
+        self._fold(self.hi)
+        self.total = self.expanded
+
+
+def expand_requests(part: np.ndarray, i0: int, tline: np.ndarray, c0_read: np.ndarray,
+                    s_before: np.ndarray) -> tuple:
+    """Requests of a slice of segments starting at stream index ``i0``: byte addresses,
+    is_write (uint8), compute per request ``t`` and stall-free consume time ``S`` (DRAM
+    cycles). Segments not interleaved take a fast path (one ``repeat`` per array); the values
+    are the same either way."""
+    lines = part["lines"].astype(np.int64)
+    n = int(lines.sum())
+    op = part["op"].astype(np.int64)
+    gidx = np.arange(i0, i0 + n, dtype=np.float64)
+    if (part["width"] <= 1).all():
+        w = part["write"].astype(bool)
+        tseg = np.where(w, 0.0, tline[op])
+        c0 = np.where(w, s_before[op], c0_read[op])
+        t = np.repeat(tseg, lines)
+        S = np.repeat(c0, lines)
+        S += gidx * t
+        first = np.cumsum(lines) - lines
+        stride = part["stride"].astype(np.uint64)
+        start = part["addr"] - first.astype(np.uint64) * stride  # wraps; the sum below does not
+        addr = np.repeat(start, lines)
+        if len(stride) and (stride == stride[0]).all():
+            addr += np.arange(n, dtype=np.uint64) * stride[0]
+        else:
+            addr += np.arange(n, dtype=np.uint64) * np.repeat(stride, lines)
+        return addr, np.repeat(part["write"], lines), t, S
+    addr, is_write, op_r = expand_segments(part)
+    op_r = op_r.astype(np.int64)
+    t = np.where(is_write, 0.0, tline[op_r])
+    S = np.where(is_write, s_before[op_r], c0_read[op_r])
+    S += gidx * t
+    return addr, is_write.view(np.uint8), t, S
 
 
 def trace_system(td: TraceDir, override: dict | None = None):
@@ -75,74 +293,26 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
     N = timing.buffer_lines
 
     n_ops = len(ops)
-    g_end = np.full(n_ops, np.nan)         # g at each op's last request
-    a_first = np.full(n_ops, np.nan)
-    mem_active = np.zeros(n_ops)
-    s_hist = np.zeros(N)                   # S of the last N requests (buffer look-back)
-    g_known, last_arrival = 0.0, 0
-    pending: deque[_Chunk] = deque()
+    rs = _ReplayState(n_ops, N, max(int(chunk_requests), 1))
     backend = ms.backend
-    base = 0
-    prev_d = -np.inf
 
-    def scan_ready(final: bool) -> None:
-        nonlocal g_known, prev_d
-        while pending and (pending[0].missing == 0 or final):
-            c = pending.popleft()
-            if final and c.missing:
-                raise RuntimeError("DRAM engine lost read completions")
-            g = np.maximum.accumulate(np.maximum(c.d + c.t - c.S, g_known))
-            # per-op reductions (requests of an op are contiguous)
-            cut = np.flatnonzero(np.diff(c.op)) + 1
-            starts = np.concatenate([[0], cut])
-            ends = np.concatenate([cut, [len(c.op)]]) - 1
-            o = c.op[starts]
-            g_end[o] = g[ends]
-            first = np.isnan(a_first[o])
-            a_first[o[first]] = c.a[starts[first]]
-            rd = ~c.is_write
-            dd = np.where(rd, c.d, -np.inf)
-            prev = np.maximum.accumulate(np.concatenate([[prev_d], dd[:-1]]))
-            act = np.where(rd, np.maximum(c.d - np.maximum(prev, c.a), 0.0), 0.0)
-            mem_active[o] += np.add.reduceat(act, starts)
-            prev_d = float(np.maximum(prev_d, dd.max())) if len(dd) else prev_d
-            g_known = float(g[-1])
+    # S_i = c0[op] + i * t[op] for the i-th request of the stream (reads; t = 0 for writes)
+    c0_read = s_before + (1.0 - op_req_start) * tline
+    nz = np.flatnonzero(lines > 0)
+    rs.op_bounds(nz, op_req_start[nz], op_req_start[nz] + lines[nz])
 
-    def collect() -> None:
-        tags, cyc = backend.pop_completions()
-        if not len(tags):
-            return
-        for c in pending:
-            m = (tags >= c.base) & (tags < c.base + len(c.op))
-            if m.any():
-                c.d[tags[m] - c.base] = cyc[m]
-                c.missing -= int(m.sum())
+    def parts():
+        for segs in td.iter_segments(j):
+            if layers is not None:
+                segs = segs[sel[segs["op"]]]
+            yield from split_segments(segs, rs.block)
 
-    for segs in td.iter_segments(j):
-        if layers is not None:
-            segs = segs[sel[segs["op"]]]
-        for part in split_segments(segs, chunk_requests):
-            addr, is_write, op = expand_segments(part)
-            n = len(addr)
-            r = np.arange(base, base + n) - op_req_start[op]
-            t = np.where(is_write, 0.0, tline[op])
-            S = s_before[op] + (r + 1) * t
-            hist = np.concatenate([s_hist, S])  # hist[k] = S of request base - N + k
-            ready = np.where(is_write, S, hist[:n]) + g_known
-            a = np.maximum.accumulate(np.maximum(np.ceil(ready).astype(np.int64), last_arrival))
-            last_arrival = int(a[-1])
-            s_hist = hist[-N:]
-            d = np.where(is_write, -np.inf, np.nan)
-            pending.append(_Chunk(base, op, is_write, S, t, a, d, int((~is_write).sum())))
-            accepted = backend.run_trace(addr, is_write, a, base_tag=base)
-            if accepted != n:
-                raise RuntimeError(f"DRAM engine accepted {accepted} of {n} requests")
-            base += n
-            collect()
-            scan_ready(False)
+    def expand(part: np.ndarray) -> tuple:
+        return expand_requests(part, rs.expanded, tline, c0_read, s_before)
+
+    rs.run(backend, map(expand, parts()))
+    g_end, a_first, mem_active, base = rs.g_end, rs.a_first, rs.mem_active, rs.total
     ms.drain()
-    collect()
-    scan_ready(True)
 
     # op frontier: F_o = S_after[o] + g at the op's end (forward-filled over request-less ops)
     g_ff = g_end.copy()
