@@ -23,8 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["HERMES_CACHE_DIR"] = cache
-        from hermes_hw.systems import simulate
-        from hermes_hw.systems import work
+        from hermes_hw.systems import simulate, work
 
         t0 = time.perf_counter()
         r = simulate(args.model, args.system, args.batch)
