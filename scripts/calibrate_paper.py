@@ -1,10 +1,12 @@
 """Fit the free timing parameters to the Hermes paper's calibration subset.
 
-    python scripts/calibrate_paper.py [--sweeps 2] [--iters 14]
+    python scripts/calibrate_paper.py [--outer 2] [--iters 10] [--bracket B] [--start FILE]
+                                      [--jobs J] [--json OUT]
 
-Prints each fitted value and the (quick, extrapolated) error per cell. Write the values into the
-configs named in docs/calibration.md, then run `hermes validate paper` for the full-run errors.
-See hermes_hw/systems/calibration.py for the method.
+Every evaluation is a full run (input 128 / output 128); see hermes_hw/systems/calibration.py
+for the method. Prints each fitted value and the per-cell error of the final (re-planned) full
+runs. Write the values into the configs named in docs/calibration.md, then run `hermes validate
+paper` to reproduce the table.
 """
 
 from __future__ import annotations
@@ -13,31 +15,39 @@ import argparse
 import json
 import time
 
-from hermes_hw.systems.calibration import PARAMETERS, fit, overrides_for
+from hermes_hw.systems.calibration import PARAMETERS, Evaluator, fit, overrides_for
 from hermes_hw.systems.paper import PAPER_CELLS
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--sweeps", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=14)
-    ap.add_argument("--json", help="write the fitted values and quick errors to this file")
+    ap.add_argument("--outer", type=int, default=2, help="re-plan + sweep iterations")
+    ap.add_argument("--iters", type=int, default=10, help="golden-section steps per parameter")
+    ap.add_argument("--bracket", type=float, help="search within [v/B, v*B] of the start")
+    ap.add_argument("--start", help="JSON file with start values ({'values': {name: v}})")
+    ap.add_argument("--jobs", type=int, help="processes per evaluation (default: CPUs)")
+    ap.add_argument("--json", help="write the fitted values and per-cell results to this file")
     args = ap.parse_args()
+    start = None
+    if args.start:
+        with open(args.start) as fh:
+            start = json.load(fh)["values"]
     t0 = time.perf_counter()
-    values, quick = fit(sweeps=args.sweeps, iters=args.iters,
-                        log=lambda s: print(s, flush=True))
+    values, cells = fit(outer=args.outer, iters=args.iters, bracket=args.bracket, start=start,
+                        evaluator=Evaluator(args.jobs), log=lambda s: print(s, flush=True))
     print(f"\nfitted in {time.perf_counter() - t0:.0f} s")
     for p in PARAMETERS:
         print(f"  {p.name:<40} {values[p.name]:>12.5g} {p.unit:<22} systems: "
               f"{', '.join(p.systems)}")
-    print("\nquick errors per cell:")
+    print("\nfull-run errors per cell:")
     for (m, s), paper in PAPER_CELLS.items():
-        sim = quick[f"{m}/{s}"]
-        print(f"  {m:<12} {s:<12} paper {paper:>8.2f} sim {sim:>9.3f} {sim / paper - 1:+7.1%}")
+        sim, share = cells[f"{m}/{s}"]
+        print(f"  {m:<12} {s:<12} paper {paper:>8.2f} sim {sim:>9.3f} {sim / paper - 1:+7.1%} "
+              f"prefill {share:.0%}")
     print("\noverrides:", json.dumps(overrides_for(values), indent=1))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"values": values, "quick_tokens_per_s": quick}, fh, indent=1)
+            json.dump({"values": values, "cells": cells}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         if args.sample_tokens < 0:
             raise InputError(f"--sample-tokens must be >= 0, got {args.sample_tokens}")
         overrides = {"workload": {"sample_tokens": args.sample_tokens}}
+    if args.dimm_model is not None:
+        overrides["dimm_model"] = args.dimm_model
     run = RunOptions(input_tokens=args.input_tokens, output_tokens=args.output_tokens)
     tokens = _trace_tokens(args.trace_tokens, run.decode_steps)
     result = simulate(args.model, args.system, args.batch, config_path=args.config,
@@ -125,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-tokens", type=int, default=None,
                    help="decode tokens whose work lists are generated (0 = all; default from "
                    "the config, 16)")
+    p.add_argument("--dimm-model", choices=("bandwidth", "fast", "cycle"), default=None,
+                   help="DIMM op timing (default from the config: bandwidth; fast = the NDP "
+                   "fast mode fitted to cycle-level replay, docs/ndp.md)")
     p.add_argument("--trace-tokens", default="4",
                    help="decode tokens written to timeline.json besides prefill (a number or "
                    "'all'; default 4)")

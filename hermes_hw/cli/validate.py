@@ -31,9 +31,17 @@ def _dram(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from hermes_hw.systems.paper import format_results, run_cells, summary
+    from hermes_hw.errors import unknown_name
+    from hermes_hw.systems.paper import PAPER_CELLS, format_results, run_cells, summary
 
-    results = run_cells()
+    cells = None
+    if args.cell:
+        names = {f"{m}/{s}": (m, s) for m, s in PAPER_CELLS}
+        for c in args.cell:
+            if c not in names:
+                raise unknown_name("calibration cell (--cell MODEL/SYSTEM)", c, names)
+        cells = {names[c]: PAPER_CELLS[names[c]] for c in args.cell}
+    results = run_cells(cells)
     print(format_results(results, markdown=args.markdown))
     s = summary(results)
     return 0 if s["median_abs_error"] < 0.10 and s["max_abs_error"] <= 0.25 else 1
@@ -55,4 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     paper = sub.add_parser("paper", help="simulate every calibration cell of the Hermes paper "
                            "(batch 1, all systems) and print the error per cell")
     paper.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    paper.add_argument("--cell", action="append", metavar="MODEL/SYSTEM",
+                       help="only this cell, e.g. llama2-13b/hermes (repeatable)")
     paper.set_defaults(func=_paper)

@@ -2,20 +2,28 @@
 
 Only the parameters listed in :data:`PARAMETERS` are fitted, each to the cells of the systems it
 affects (PAPER_CELLS); everything else keeps its cited default. The objective is the sum over
-cells of squared log errors, log(simulated / paper)^2, minimised by coordinate descent with a
-golden-section search in log(parameter) within the stated bounds (deterministic).
+cells of squared log errors, log(simulated / paper)^2, plus one term log(mean Hermes prefill
+share / 0.33)^2 for the paper's statement that prefill is about 33% of Hermes' time (§8); it is
+minimised by coordinate descent with a golden-section search in log(parameter) within the stated
+bounds (deterministic).
 
-Speed: during the search a cell runs ``quick_output_tokens`` tokens and its 128-token time is
-extrapolated (prefill + decode per step x 127; decode steps differ only in KV length), and the
-Hermes-family placement is solved once at the starting values (``placement_params``). The
-final numbers in docs/calibration.md come from `hermes validate paper`, which runs every cell
-in full with the fitted configs (placement re-solved).
+Every evaluation is a **full run** (input 128 / output 128). Within one outer iteration the
+Hermes-family placement is held at the plan of the current values (``placement_params``: the
+feedback-corrected plan of :meth:`Hermes.plan_params`); between outer iterations it is
+re-solved with the fitted values, so the last iteration's cells are what `hermes validate
+paper` prints. Cells of one evaluation run in parallel processes (``jobs``).
+
+The NDP's cycles per bit-serial op is *not* fitted: batch-1 cells cannot identify it once it is
+bounded by the physics of the unit (docs/calibration.md), so the DIMM side's free parameter is
+its streaming efficiency.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from hermes_hw.systems.paper import PAPER_CELLS
@@ -36,14 +44,14 @@ class Parameter:
 HERMES_FAMILY = ("hermes", "hermes-base", "hermes-host")
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("hermes.prefill_pcie_efficiency", HERMES_FAMILY, ("offload", "h2d_efficiency"),
-              0.1, 1.0, 0.8, "fraction of 64 GB/s",
+              0.3, 1.0, 0.8, "fraction of 64 GB/s",
               "achieved share of the paper's stated PCIe 4.0 64 GB/s when prefill streams the "
               "non-resident weights"),
     Parameter("hermes.sync_latency_ns", HERMES_FAMILY, ("sync", "latency_ns"),
-              500.0, 200_000.0, 6400.0, "ns", "host synchronisation of GPU and DIMMs/CPU"),
-    Parameter("hermes.ndp_cycles_per_op", ("hermes", "hermes-base"), ("ndp", "cycles_per_op"),
-              4.0, 256.0, 16.0, "NDP cycles", "cycles per bit-serial multiply of one 128-bit "
-              "operand"),
+              1000.0, 100_000.0, 6400.0, "ns", "host synchronisation of GPU and DIMMs/CPU"),
+    Parameter("hermes.ndp_streaming_efficiency", ("hermes", "hermes-base"),
+              ("ndp", "streaming_efficiency"), 0.2, 1.0, 0.5, "fraction of 94.7 GB/s",
+              "achieved share of the engine's per-DIMM NDP streaming bandwidth"),
     Parameter("hermes-host.cpu_bandwidth_efficiency", ("hermes-host",),
               ("cpu_profile", "bandwidth_efficiency"), 0.05, 1.0, 0.5, "fraction of 89.6 GB/s",
               "achieved share of the host memory bandwidth of the CPU's sparse GEMV"),
@@ -58,6 +66,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("dejavu.gather_efficiency", ("dejavu",), ("dejavu", "gather_efficiency"),
               0.05, 1.0, 0.5, "fraction of bulk", "PCIe efficiency of gathered neuron rows"),
 )
+PREFILL_SHARE_WEIGHT = 1.0  # weight of the prefill-share term against one cell
 
 
 def overrides_for(values: dict[str, float]) -> dict[str, dict]:
@@ -92,46 +101,69 @@ def _golden(f: Callable[[float], float], lo: float, hi: float, iters: int) -> fl
     return math.exp((a + b) / 2)
 
 
+def _cell(args: tuple) -> tuple[float, float]:
+    """(tokens/s, prefill share) of one full-run cell (a worker process)."""
+    from hermes_hw.systems.base import simulate
+
+    model, system, override, params = args
+    r = simulate(model, system, 1, overrides=_expand(override), placement_params=params)
+    return r.tokens_per_s, r.prefill_ns / r.total_ns
+
+
+def _plan(args: tuple):
+    """The feedback-corrected placement parameters of one Hermes-family cell (a worker)."""
+    from hermes_hw.systems.base import RunOptions, SimContext, make_system
+    from hermes_hw.systems.config import load_system_config
+    from hermes_hw.workload.models import load_model
+
+    model, system, override = args
+    cfg = load_system_config(system, None, _expand(override))
+    ctx = SimContext(load_model(model), cfg, 1, RunOptions())
+    return make_system(cfg.system).plan_params(ctx)
+
+
 class Evaluator:
-    """tokens/s of a cell under an override set (quick, extrapolated; memoised)."""
+    """Full-run tokens/s and prefill share of cells under an override set (memoised); the
+    Hermes-family placement is fixed to :meth:`replan`'s plan."""
 
-    def __init__(self, quick_output_tokens: int = 9, input_tokens: int = 128,
-                 output_tokens: int = 128) -> None:
-        from hermes_hw.systems.base import RunOptions
-
-        self.run = RunOptions(input_tokens, quick_output_tokens)
-        self.output_tokens = output_tokens
+    def __init__(self, jobs: int | None = None) -> None:
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.placement: dict[tuple[str, str], object] = {}
         self.memo: dict = {}
 
-    def _placement_params(self, model: str, system: str):
-        key = (model, system)
-        if key not in self.placement:
-            from hermes_hw.systems.base import SimContext, make_system
-            from hermes_hw.systems.config import load_system_config
-            from hermes_hw.workload.models import load_model
+    def replan(self, values: dict[str, float]) -> None:
+        """Solve the Hermes-family placement (with feedback) under ``values``."""
+        from hermes_hw.systems.base import make_system
+        from hermes_hw.systems.config import load_system_config
 
-            cfg = load_system_config(system)
-            impl = make_system(cfg.system)
-            params = None
-            if hasattr(impl, "system_params"):
-                params = impl.system_params(SimContext(load_model(model), cfg, 1, self.run))
-            self.placement[key] = params
-        return self.placement[key]
+        ovr = overrides_for(values)
+        self.placement.clear()
+        self.memo.clear()
+        cells = [(m, s, ovr.get(s)) for (m, s) in PAPER_CELLS
+                 if hasattr(make_system(load_system_config(s).system), "plan_params")]
+        if self.jobs > 1:
+            with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+                plans = list(pool.map(_plan, cells))
+        else:
+            plans = [_plan(c) for c in cells]
+        for (m, s, _o), plan in zip(cells, plans, strict=True):
+            self.placement[(m, s)] = plan
 
-    def tokens_per_s(self, model: str, system: str, override: dict | None) -> float:
+    def cells(self, cells: list[tuple[str, str]], ovr: dict) -> dict:
         import json
 
-        from hermes_hw.systems.base import simulate
-
-        key = (model, system, json.dumps(override, sort_keys=True))
-        if key not in self.memo:
-            r = simulate(model, system, 1, overrides=_expand(override), run=self.run,
-                         placement_params=self._placement_params(model, system))
-            steps = self.run.decode_steps
-            total = r.prefill_ns + r.decode_ns / steps * (self.output_tokens - 1)
-            self.memo[key] = self.output_tokens / (total * 1e-9)
-        return self.memo[key]
+        todo = [(m, s) for m, s in cells
+                if (m, s, json.dumps(ovr.get(s), sort_keys=True)) not in self.memo]
+        args = [(m, s, ovr.get(s), self.placement.get((m, s))) for m, s in todo]
+        if self.jobs > 1 and len(args) > 1:
+            with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+                res = list(pool.map(_cell, args))
+        else:
+            res = [_cell(a) for a in args]
+        for (m, s), r in zip(todo, res, strict=True):
+            self.memo[(m, s, json.dumps(ovr.get(s), sort_keys=True))] = r
+        return {(m, s): self.memo[(m, s, json.dumps(ovr.get(s), sort_keys=True))]
+                for m, s in cells}
 
 
 def _expand(override: dict | None) -> dict | None:
@@ -155,30 +187,46 @@ def _expand(override: dict | None) -> dict | None:
     return override
 
 
-def fit(*, sweeps: int = 2, iters: int = 14, log: Callable[[str], None] = print,
-        evaluator: Evaluator | None = None) -> tuple[dict[str, float], dict]:
-    """Fit every parameter; returns (values, {cell: quick tokens/s})."""
+def fit(*, outer: int = 2, iters: int = 10, log: Callable[[str], None] = print,
+        evaluator: Evaluator | None = None, start: dict[str, float] | None = None,
+        bracket: float | None = None) -> tuple[dict[str, float], dict]:
+    """Fit every parameter; returns (values, {"model/system": (tokens/s, prefill share)}).
+
+    ``outer`` iterations of (re-solve the placement, one coordinate-descent sweep);
+    ``bracket`` (e.g. 1.5) searches each parameter within [v / bracket, v * bracket] of its
+    start (clipped to its bounds) instead of the whole range."""
     ev = evaluator or Evaluator()
     values = {p.name: p.start for p in PARAMETERS}
+    values.update(start or {})
 
     def cells_of(systems):
         return [(m, s) for (m, s) in PAPER_CELLS if s in systems]
 
     def loss(systems, vals) -> float:
         ovr = overrides_for(vals)
-        total = 0.0
-        for m, s in cells_of(systems):
-            sim = ev.tokens_per_s(m, s, ovr.get(s))
-            total += math.log(sim / PAPER_CELLS[(m, s)]) ** 2
+        cells = cells_of(systems)
+        res = ev.cells(cells, ovr)
+        total = sum(math.log(res[c][0] / PAPER_CELLS[c]) ** 2 for c in cells)
+        hermes = [res[c][1] for c in cells if c[1] == "hermes"]
+        if hermes:
+            from hermes_hw.systems.paper import PAPER_PREFILL_SHARE_HERMES
+
+            share = sum(hermes) / len(hermes)
+            total += PREFILL_SHARE_WEIGHT * math.log(share / PAPER_PREFILL_SHARE_HERMES) ** 2
         return total
 
-    for sweep in range(sweeps):
+    for it in range(outer):
+        ev.replan(values)
         for p in PARAMETERS:
             def f(x, p=p):
                 return loss(p.systems, {**values, p.name: x})
-            values[p.name] = _golden(f, p.lo, p.hi, iters)
-            log(f"sweep {sweep + 1}: {p.name} = {values[p.name]:.4g} {p.unit} "
+            lo, hi = p.lo, p.hi
+            if bracket:
+                lo, hi = max(p.lo, values[p.name] / bracket), min(p.hi, values[p.name] * bracket)
+            values[p.name] = _golden(f, lo, hi, iters)
+            log(f"iteration {it + 1}: {p.name} = {values[p.name]:.4g} {p.unit} "
                 f"(loss over {', '.join(p.systems)}: {f(values[p.name]):.4f})")
+    ev.replan(values)
     ovr = overrides_for(values)
-    quick = {f"{m}/{s}": ev.tokens_per_s(m, s, ovr.get(s)) for (m, s) in PAPER_CELLS}
-    return values, quick
+    res = ev.cells(list(PAPER_CELLS), ovr)
+    return values, {f"{m}/{s}": res[(m, s)] for (m, s) in PAPER_CELLS}

@@ -41,15 +41,23 @@ class NdpUnitConfig(BaseModel):
     fp16_lanes_per_multiplier: int = F(8, unit="FP16 values", gt=0,
                                        description="FP16 values in one 128-bit operand",
                                        source="[P] Table II: 128-bit operand = 8 FP16")
-    cycles_per_op: float = F(16.0, unit="NDP cycles", gt=0,
-                             description="cycles one bit-serial multiply of a 128-bit operand "
-                             "takes (one bit of a 16-bit operand per cycle by default)",
-                             source="[O] open in the paper; 16 = FP16 bit-serial; refitted [F] "
-                             "in configs/systems (docs/calibration.md)")
+    cycles_per_op: float = F(2.0, unit="NDP cycles", gt=0, le=16,
+                             description="throughput cycles of one bit-serial multiply of a "
+                             "128-bit operand (8 FP16 lanes); at most 16 = one bit of a 16-bit "
+                             "operand per cycle, the slowest bit-serial design",
+                             source="[O] open in the paper; 2 = the NDP model's default "
+                             "(hermes_hw/ndp, docs/ndp.md): 256 multipliers at the knee of the "
+                             "paper's multiplier sensitivity, batch 16 still bandwidth-bound; "
+                             "not identifiable from batch-1 data (docs/calibration.md)")
     internal_bandwidth_gbps: float = F(94.7, unit="GB/s", gt=0,
                                        description="DRAM bandwidth one NDP core streams from "
                                        "its own DIMM", source="measured by the DRAM engine on "
                                        "configs/dram/hermes_ndp_dimm.yaml (docs/dram_engine.md)")
+    streaming_efficiency: float = F(1.0, unit="fraction", gt=0, le=1,
+                                    description="achieved share of internal_bandwidth_gbps when "
+                                    "the NDP core streams neuron rows and KV (bandwidth model)",
+                                    source="[F] fitted to the paper's Hermes / Hermes-base "
+                                    "cells (docs/calibration.md); 1 = the engine's rate")
     activation_lanes: int = F(256, unit="FP16 ops/cycle", gt=0,
                               description="exp/add/multiply units of the activation unit "
                               "(softmax, ReLU, merge adds)", source="[P] Table II: 256 each")
@@ -58,6 +66,11 @@ class NdpUnitConfig(BaseModel):
     op_overhead_ns: float = F(100.0, unit="ns", ge=0, description="fixed cost per NDP "
                               "instruction (decode, buffer fill, drain)",
                               source="[O] assumed: a DRAM row cycle plus pipeline fill")
+
+    @property
+    def streaming_gbps(self) -> float:
+        """Weight/KV streaming rate of one NDP core in the bandwidth model (GB/s)."""
+        return self.internal_bandwidth_gbps * self.streaming_efficiency
 
     @property
     def mac_per_ns(self) -> float:
@@ -111,6 +124,11 @@ class WorkloadSection(BaseModel):
                                        "parameters (e.g. path of a mask file)",
                                        source="hermes_hw.workload.activations")
     seed: int = F(0, unit="-", ge=0, description="seed of every random draw", source="-")
+    placement_feedback: bool = F(True, unit="bool", description="ILP only: solve the "
+                                 "placement a second time with the cold-unit rate corrected by "
+                                 "the cold/GPU time ratio the first plan realised",
+                                 source="[O] the ILP plans with profiled frequencies; decode "
+                                 "loads the DIMMs more than planned (docs/calibration.md)")
     sample_tokens: int = F(16, unit="tokens", ge=0,
                            description="decode tokens whose work lists are generated; token t "
                            "reuses sample t mod N (0 = every decode token)",
@@ -186,6 +204,10 @@ class SystemConfig(BaseModel):
     dram_config: str = F("dram/hermes_ndp_dimm.yaml", unit="path", description="DRAM engine "
                          "config of one DIMM (relative to configs/)", source="[P] Table II")
     ndp: NdpUnitConfig = Field(default_factory=NdpUnitConfig, description="NDP core")
+    dimm_model: Literal["bandwidth", "fast", "cycle"] = F(
+        "bandwidth", unit="id", description="DIMM op timing: bandwidth (analytical, calibrated), "
+        "fast (issue 4's fast mode fitted to cycle-level replay), cycle (not in simulate yet)",
+        source="hermes_hw/systems/dimm_time.py, dimm_fast.py; docs/calibration.md")
     pcie: PcieConfig | None = Field(None, description="GPU <-> host link; None: the GPU "
                                     "profile's host_link")
     dimm_link: DimmLinkConfig = Field(default_factory=DimmLinkConfig,

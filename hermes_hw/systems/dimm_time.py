@@ -24,7 +24,9 @@ class DimmOp:
     ``read_bytes``: bytes streamed from the DIMM's DRAM (weights or KV cache);
     ``write_bytes``: bytes written back (KV append, partial results);
     ``macs``: FP16 multiply-accumulates on the GEMV unit (batch included);
-    ``vector_ops``: FP16 element operations on the activation unit (softmax, adds, ReLU).
+    ``vector_ops``: FP16 element operations on the activation unit (softmax, adds, ReLU);
+    ``segments``: contiguous address runs the reads form (neuron rows, K/V regions; used by
+    the fast mode's row-miss term, ignored by the bandwidth model).
     """
 
     kind: OpKind
@@ -32,6 +34,7 @@ class DimmOp:
     write_bytes: float = 0.0
     macs: float = 0.0
     vector_ops: float = 0.0
+    segments: float = 0.0
 
 
 class DimmTimeModel(Protocol):
@@ -54,13 +57,13 @@ class BandwidthDimmModel:
         if not (op.read_bytes or op.write_bytes or op.macs or op.vector_ops):
             return 0.0
         n = self.ndp
-        memory_ns = (op.read_bytes + op.write_bytes) / n.internal_bandwidth_gbps
+        memory_ns = (op.read_bytes + op.write_bytes) / n.streaming_gbps
         compute_ns = op.macs / n.mac_per_ns
         vector_ns = op.vector_ops / (n.activation_lanes * n.clock_ghz)
         return n.op_overhead_ns + max(memory_ns, compute_ns) + vector_ns
 
     def describe(self) -> dict:
-        return {"model": "bandwidth", "internal_bandwidth_gbps": self.ndp.internal_bandwidth_gbps,
+        return {"model": "bandwidth", "streaming_gbps": self.ndp.streaming_gbps,
                 "mac_per_ns": self.ndp.mac_per_ns, "op_overhead_ns": self.ndp.op_overhead_ns}
 
 

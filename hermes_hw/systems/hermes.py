@@ -25,6 +25,8 @@ compute, promotions, remaps) comes from the workload pipeline (hermes_hw.workloa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hermes_hw.errors import InputError
@@ -55,7 +57,7 @@ class Hermes(System):
         return [f"dimm{j}" for j in range(ctx.config.n_dimms)]
 
     def time_model(self, ctx: SimContext) -> DimmTimeModel:
-        return BandwidthDimmModel(ctx.config.ndp)
+        return dimm_time_model(ctx)
 
     def cold_capacity_bytes(self, ctx: SimContext) -> float:
         return ctx.config.n_dimms * ctx.config.dimm_capacity_gib * GIB
@@ -63,7 +65,16 @@ class Hermes(System):
     def cold_unit_gbps(self, ctx: SimContext) -> float:
         """Per-unit weight streaming rate at this batch (for the placement's cost model)."""
         ndp = ctx.config.ndp
-        return min(ndp.internal_bandwidth_gbps, 2 * ndp.mac_per_ns / ctx.batch)
+        return min(ndp.streaming_gbps, 2 * ndp.mac_per_ns / ctx.batch)
+
+    def gpu_block_fixed_ns(self, ctx: SimContext) -> float:
+        """Fixed cost the GPU's share of a split block pays that the DIMMs' share does not: the
+        layer input over PCIe, one sparse-GEMV kernel's launch and memory-pipeline fill (the GPU
+        model's time for a one-row kernel), the partial result back over PCIe (ns)."""
+        m = ctx.model
+        one_row = ctx.gpu_kernel("sparse_gemv", 1, m.hidden_size, ctx.batch).time_ns
+        return (one_row + ctx.pcie.duration_ns(ctx.vec_bytes(m.hidden_size), "h2d")
+                + ctx.pcie.duration_ns(ctx.vec_bytes(m.hidden_size), "d2h"))
 
     def check(self, ctx: SimContext) -> None:
         check_batch(ctx)
@@ -88,26 +99,57 @@ class Hermes(System):
         units = len(self.units(ctx))
         return SystemParams(
             n_dimms=units,
+            # the GPU model's streaming rate (its time is affine in bytes: size / rate + a
+            # fixed fill, which goes into the fixed term below)
             gpu_bandwidth_gbps=ctx.gpu.achievable_gbps(2**30),
             dimm_bandwidth_gbps=self.cold_unit_gbps(ctx),
             gpu_weight_budget_bytes=int(cfg.gpu_weight_budget_gib * GIB),
             dimm_capacity_bytes=int(self.cold_capacity_bytes(ctx) / units),
-            t_sync_s=cfg.sync.latency_ns * 1e-9,
+            # the objective's GPU term carries 2 T_sync: the host sync plus half the GPU side's
+            # fixed per-block cost, so the plan sees the rates the timeline charges
+            t_sync_s=(cfg.sync.latency_ns + 0.5 * self.gpu_block_fixed_ns(ctx)) * 1e-9,
             pcie_gbps=ctx.pcie.config.effective_gbps("h2d"),
             dimm_link_gbps=ctx.dimm_link.config.link_gbps,
         )
 
     def counts(self, ctx: SimContext) -> WorkCounts:
+        """Per-token work; with ``workload.placement_feedback`` (ILP only) the placement is
+        solved twice: the second plan's cold-unit rate is divided by the ratio of the cold
+        units' to the GPU's realised time under the first plan (see :func:`realised_ratio`)."""
+        w = ctx.config.workload
+        params = self.plan_params(ctx)
+        return self._run_counts(ctx, params, w.adjust, w.remap)
+
+    def _run_counts(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool
+                    ) -> WorkCounts:
         w = ctx.config.workload
         steps = max(1, ctx.run.decode_steps)
         sample = steps if w.sample_tokens == 0 else min(w.sample_tokens, steps)
         return work_counts(
-            ctx.model, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens, sample_tokens=sample,
-            system=self.system_params(ctx), predictor=w.predictor,
+            ctx.model, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
+            sample_tokens=sample, system=system, predictor=w.predictor,
             predictor_options=w.predictor_options, placement=w.placement,
-            placement_options=w.placement_options, adjust=w.adjust, remap=w.remap,
+            placement_options=w.placement_options, adjust=adjust, remap=remap,
             window=w.window_tokens, source=w.source, source_options=w.source_options,
             seed=w.seed)
+
+    def plan_params(self, ctx: SimContext) -> SystemParams:
+        """The SystemParams the placement is solved with (after the feedback step)."""
+        w = ctx.config.workload
+        params = self.system_params(ctx)
+
+        def run(system: SystemParams, adjust: bool, remap: bool) -> WorkCounts:
+            return self._run_counts(ctx, system, adjust, remap)
+
+        if w.placement_feedback and w.placement == "ilp" and ctx.placement_params is None:
+            # the offline plan is corrected once from the ILP-only run, so every ablation
+            # step (+adjust, +remap) starts from the same plan
+            first = run(params, False, False)
+            ratio = realised_ratio(ctx, first, params, self.gpu_block_fixed_ns(ctx))
+            ctx.info["placement_feedback_ratio"] = ratio
+            params = replace(params, dimm_bandwidth_gbps=params.dimm_bandwidth_gbps / ratio)
+        ctx.info["placement_dimm_gbps"] = params.dimm_bandwidth_gbps
+        return params
 
     # --- dataflow ---------------------------------------------------------------------------
     def build(self, ctx: SimContext) -> None:
@@ -118,9 +160,11 @@ class Hermes(System):
         for b, g in enumerate(m.blocks):
             resident[g.layer] += wc.gpu_resident[b] * bpn[b]
         resident += ctx.o_proj_bytes
+        during = prefill_residency(ctx)
         off = ctx.config.offload
-        end = prefill_with_streaming(ctx, resident, h2d_efficiency=off.h2d_efficiency,
+        end = prefill_with_streaming(ctx, during, h2d_efficiency=off.h2d_efficiency,
                                      overlap=off.overlap, kv_to_host=True)
+        end = load_hot_copies(ctx, resident, during, end)
         ctx.info["workload"] = wc.totals
         ctx.info["predictor_cost"] = wc.predictor_cost
         ctx.info["work_samples"] = wc.samples
@@ -128,6 +172,70 @@ class Hermes(System):
         flow = _Flow(ctx, self.units(ctx), self.time_model(ctx), wc, bpn)
         for step in range(ctx.run.decode_steps):
             end = flow.token(step, end)
+
+
+def dimm_time_model(ctx: SimContext) -> DimmTimeModel:
+    """The DIMM op timing the config names (``dimm_model``)."""
+    cfg = ctx.config
+    if cfg.dimm_model == "bandwidth":
+        return BandwidthDimmModel(cfg.ndp)
+    if cfg.dimm_model == "fast":
+        from hermes_hw.systems.dimm_fast import fast_dimm_model
+
+        tm = fast_dimm_model(ctx.model, ndp=cfg.ndp, dram_config=cfg.dram_config,
+                             n_dimms=cfg.n_dimms, batch=ctx.batch,
+                             prompt_tokens=ctx.run.input_tokens, seed=cfg.workload.seed)
+        ctx.info["dimm_model"] = tm.describe()
+        return tm
+    raise InputError("dimm_model 'cycle': cycle-level DIMM replay is not wired into `hermes "
+                     "simulate` yet; use 'fast' (fitted to cycle-level runs) or lower and "
+                     "replay a trace (`hermes lower`, `hermes replay`; docs/ndp.md)")
+
+
+def realised_ratio(ctx: SimContext, wc: WorkCounts, params: SystemParams,
+                   gpu_fixed_ns: float) -> float:
+    """(cold units' time) / (GPU time) summed over the split blocks where both sides work,
+    under the plan's own rates and the work the plan realised (counts per sampled token).
+
+    The ILP balances the two with expected frequencies; the predicted-active sets it meets in
+    decode load the cold units more than planned (low-frequency neurons are underestimated by
+    the profile), so the realised ratio is above 1. Clipped to [0.5, 4]."""
+    bpn = np.array([g.bytes_per_neuron for g in ctx.model.blocks], dtype=np.float64)
+    gpu_ns = wc.gpu * bpn / params.gpu_bandwidth_gbps + gpu_fixed_ns
+    cold_ns = wc.dimm.max(axis=2) * bpn / params.dimm_bandwidth_gbps
+    both = (wc.gpu > 0) & (wc.dimm.max(axis=2) > 0)
+    if not both.any():
+        return 1.0
+    return float(np.clip(cold_ns[both].sum() / gpu_ns[both].sum(), 0.5, 4.0))
+
+
+def prefill_residency(ctx: SimContext) -> np.ndarray:
+    """Bytes of each layer on the GPU during prefill: conventional offloading (paper §1), the
+    GPU weight budget less the LM head holds whole layers from the first, the rest streams.
+    Independent of the decode placement (it is loaded after prefill: :func:`load_hot_copies`)."""
+    m = ctx.model
+    free = ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+    out = np.zeros(m.num_layers)
+    for layer in range(m.num_layers):
+        if free <= 0:
+            break
+        out[layer] = min(free, ctx.layer_weight_bytes)
+        free -= out[layer]
+    return out
+
+
+def load_hot_copies(ctx: SimContext, placed: np.ndarray, during: np.ndarray, dep: int) -> int:
+    """After prefill the placement's GPU copies (hot neurons, output projections) that were not
+    resident during prefill are copied to the GPU (paper §1: "afterwards only the chosen hot
+    neurons are loaded"), at the prefill streaming rate; part of the prefill phase."""
+    nbytes = float(np.maximum(placed - during, 0.0).sum())
+    if nbytes <= 0:
+        return dep
+    cfg = ctx.pcie.config
+    eff = ctx.config.offload.h2d_efficiency or cfg.h2d_efficiency
+    return ctx.timeline.add("pcie.h2d", cfg.latency("h2d") + nbytes / (cfg.raw_gbps * eff),
+                            name="load hot neurons", category="prefill", deps=[dep],
+                            phase="prefill", args={"nbytes": int(nbytes)})
 
 
 class _Flow:
@@ -224,7 +332,8 @@ class _Flow:
                          read_bytes=B * kv_len * 2 * kvh * hd * 2 / U,
                          write_bytes=B * 2 * kvh * hd * 2 / U,
                          macs=2 * B * heads * kv_len * hd / U,
-                         vector_ops=3 * B * heads * kv_len / U)
+                         vector_ops=3 * B * heads * kv_len / U,
+                         segments=2 * B * max(1.0, kvh / U))
         out = [start_dep] * U
         for layer in range(m.num_layers):
             ba, bm = 2 * layer, 2 * layer + 1
@@ -240,8 +349,8 @@ class _Flow:
                            token=step, layer=layer, args={"neurons": int(gpu_n[ba]),
                                                           "nbytes": est.nbytes})
             bpa = int(self.bpn[ba])
-            ops = [DimmOp("gemv", read_bytes=int(n) * bpa, macs=int(n) * self.wpn[0] * B)
-                   for n in dimm_n[ba]]
+            ops = [DimmOp("gemv", read_bytes=int(n) * bpa, macs=int(n) * self.wpn[0] * B,
+                          segments=int(n)) for n in dimm_n[ba]]
             uq = self._unit_ops("QKV cold", ops, [[out[j], pa] for j in range(U)], "fc",
                                 step, layer)
             gp = self._pcie("d2h", ctx.vec_bytes(self.qkv_out), [g], "QKV partial", step, layer)
@@ -282,7 +391,7 @@ class _Flow:
                             args={"neurons": n, "nbytes": up.nbytes + down.nbytes})
             bpm = int(self.bpn[bm])
             ops = [DimmOp("gemv", read_bytes=int(n) * bpm, macs=int(n) * self.wpn[1] * B,
-                          vector_ops=int(n) * B) for n in dimm_n[bm]]
+                          vector_ops=int(n) * B, segments=int(n)) for n in dimm_n[bm]]
             um = self._unit_ops("MLP cold", ops, [[od, pm, at[j]] for j in range(U)], "fc",
                                 step, layer)
             # 5. merge GPU + DIMM partial sums, reduce across DIMMs

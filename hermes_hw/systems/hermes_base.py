@@ -22,7 +22,8 @@ from hermes_hw.systems.base import (
     prefill_with_streaming,
     register_system,
 )
-from hermes_hw.systems.dimm_time import BandwidthDimmModel, DimmOp
+from hermes_hw.systems.dimm_time import DimmOp
+from hermes_hw.systems.hermes import dimm_time_model
 
 
 def dense_blocks(ctx: SimContext) -> list[tuple[str, int, int, list[tuple[str, int, int]]]]:
@@ -71,7 +72,7 @@ class HermesBase(System):
         ctx.info["gpu_resident_bytes"] = int(resident.sum())
         U = ctx.config.n_dimms
         units = [f"dimm{j}" for j in range(U)]
-        tm = BandwidthDimmModel(ctx.config.ndp)
+        tm = dimm_time_model(ctx)
         link = ctx.dimm_link
         sync = ctx.config.sync.latency_ns
         B, h = ctx.batch, m.hidden_size
@@ -109,7 +110,8 @@ class HermesBase(System):
             attn_op = DimmOp("attention", read_bytes=B * kv_len * 2 * kvh * hd * 2 / U,
                              write_bytes=B * 2 * kvh * hd * 2 / U,
                              macs=2 * B * heads * kv_len * hd / U,
-                             vector_ops=3 * B * heads * kv_len / U)
+                             vector_ops=3 * B * heads * kv_len / U,
+                             segments=2 * B * max(1.0, kvh / U))
             where, deps = "dimm", [end]
             for layer in range(m.num_layers):
                 for k, (name, nbytes, out_len, kernels) in enumerate(blocks):
@@ -125,7 +127,8 @@ class HermesBase(System):
                             deps = all_gather(deps, in_len, step, layer)
                         else:  # a PCIe write reaches every DIMM
                             deps = to_dimms(where, deps, in_len, step, layer)
-                        op = DimmOp("gemv", read_bytes=nbytes / U, macs=nbytes / 2 * B / U)
+                        op = DimmOp("gemv", read_bytes=nbytes / U, macs=nbytes / 2 * B / U,
+                                    segments=1)
                         ev = [tl.add(u, tm.op_time_ns(j, op), name=name, category="fc",
                                      deps=deps, token=step, layer=layer,
                                      args={"read_bytes": op.read_bytes}) for j, u in
