@@ -198,10 +198,4 @@ def format_table(results: list[CaseResult], markdown: bool = False) -> str:
                 "yes" if r.passed else "NO",
             ]
         )
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+    return _render(head, rows, markdown)

@@ -13,12 +13,11 @@ or the FFN intermediate index) of internal index ``i``; imported traces use the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hermes_hw.errors import unknown_name
+from hermes_hw.registry import Registry
 from hermes_hw.workload.models.spec import ModelSpec
 
 
@@ -126,21 +125,8 @@ class ActivationSource(ABC):
         """Masks for ``prompt_tokens + decode_tokens`` tokens, union over ``batch`` requests."""
 
 
-SOURCES: dict[str, Callable[..., ActivationSource]] = {}
-
-
-def register_source(name: str):
-    """Class decorator: make a source available by name (CLI ``--activations NAME``)."""
-
-    def deco(cls):
-        cls.name = name
-        SOURCES[name] = cls
-        return cls
-
-    return deco
-
-
-def make_source(name: str, **options) -> ActivationSource:
-    if name not in SOURCES:
-        raise unknown_name("activation source", name, SOURCES)
-    return SOURCES[name](**options)
+SOURCES: Registry[ActivationSource] = Registry("activation source")
+#: Class decorator registering a activation source by name.
+register_source = SOURCES.register
+#: Instantiate a activation source by name (unknown names list the valid ones).
+make_source = SOURCES.create

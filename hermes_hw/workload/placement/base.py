@@ -14,12 +14,12 @@ GEMV at small batch is memory-bound). Register a policy with :func:`register_pla
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from hermes_hw.errors import InputError, unknown_name
+from hermes_hw.errors import InputError
+from hermes_hw.registry import Registry
 from hermes_hw.workload.activations.base import BlockLayout
 from hermes_hw.workload.models.spec import ModelSpec
 
@@ -151,22 +151,11 @@ class PlacementPolicy(ABC):
         """Place every neuron (flat arrays as in :class:`Placement`)."""
 
 
-PLACEMENTS: dict[str, Callable[..., PlacementPolicy]] = {}
-
-
-def register_placement(name: str):
-    def deco(cls):
-        cls.name = name
-        PLACEMENTS[name] = cls
-        return cls
-
-    return deco
-
-
-def make_placement(name: str, **options) -> PlacementPolicy:
-    if name not in PLACEMENTS:
-        raise unknown_name("placement policy", name, PLACEMENTS)
-    return PLACEMENTS[name](**options)
+PLACEMENTS: Registry[PlacementPolicy] = Registry("placement policy")
+#: Class decorator registering a placement policy by name.
+register_placement = PLACEMENTS.register
+#: Instantiate a placement policy by name (unknown names list the valid ones).
+make_placement = PLACEMENTS.create
 
 
 def snake_dimms(n: int, d: int) -> np.ndarray:

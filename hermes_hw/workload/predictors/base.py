@@ -11,12 +11,11 @@ the oracle. ``update(truth)`` runs after the token. Register a new predictor wit
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hermes_hw.errors import unknown_name
+from hermes_hw.registry import Registry
 from hermes_hw.workload.activations.base import ActivationTrace
 
 
@@ -56,22 +55,11 @@ class Predictor(ABC):
         return {"table_bytes": 0, "flops_per_token": 0}
 
 
-PREDICTORS: dict[str, Callable[..., Predictor]] = {}
-
-
-def register_predictor(name: str):
-    def deco(cls):
-        cls.name = name
-        PREDICTORS[name] = cls
-        return cls
-
-    return deco
-
-
-def make_predictor(name: str, **options) -> Predictor:
-    if name not in PREDICTORS:
-        raise unknown_name("predictor", name, PREDICTORS)
-    return PREDICTORS[name](**options)
+PREDICTORS: Registry[Predictor] = Registry("predictor")
+#: Class decorator registering a predictor by name.
+register_predictor = PREDICTORS.register
+#: Instantiate a predictor by name (unknown names list the valid ones).
+make_predictor = PREDICTORS.create
 
 
 @dataclass
