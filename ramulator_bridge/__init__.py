@@ -7,6 +7,7 @@ missing the install is broken and we say so.
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from typing import Any
 
@@ -15,27 +16,23 @@ class EngineNotBuiltError(ImportError):
     """The compiled C engine is missing (the package was not installed with pip)."""
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
+def _extension(module: str, what: str) -> tuple[Any, Any]:
+    try:
+        ext = importlib.import_module(f"ramulator_bridge.{module}")
+    except ImportError as err:  # pragma: no cover - only on a broken install
+        raise EngineNotBuiltError(
+            f"the {what} (ramulator_bridge.{module}) is not built: install with "
+            "`pip install -e .` (needs a C compiler)"
+        ) from err
+    return ext.ffi, ext.lib
+
+
 def engine() -> tuple[Any, Any]:
     """Return ``(ffi, lib)`` of the compiled C engine."""
-    try:
-        from ramulator_bridge._engine import ffi, lib
-    except ImportError as err:  # pragma: no cover - only on a broken install
-        raise EngineNotBuiltError(
-            "the C DRAM engine (ramulator_bridge._engine) is not built: install with "
-            "`pip install -e .` (needs a C compiler)"
-        ) from err
-    return ffi, lib
+    return _extension("_engine", "C DRAM engine")
 
 
-@lru_cache(maxsize=1)
 def traceio_lib() -> tuple[Any, Any]:
     """Return ``(ffi, lib)`` of the compiled trace parser (ramulator_bridge._traceio)."""
-    try:
-        from ramulator_bridge._traceio import ffi, lib
-    except ImportError as err:  # pragma: no cover - only on a broken install
-        raise EngineNotBuiltError(
-            "the C trace parser (ramulator_bridge._traceio) is not built: install with "
-            "`pip install -e .` (needs a C compiler)"
-        ) from err
-    return ffi, lib
+    return _extension("_traceio", "C trace parser")
