@@ -8,7 +8,7 @@ missing the install is broken and we say so.
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -16,7 +16,7 @@ class EngineNotBuiltError(ImportError):
     """The compiled C engine is missing (the package was not installed with pip)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _extension(module: str, what: str) -> tuple[Any, Any]:
     try:
         ext = importlib.import_module(f"ramulator_bridge.{module}")
