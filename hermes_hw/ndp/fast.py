@@ -30,8 +30,8 @@ from hermes_hw.lowering.trace import TraceDir
 from hermes_hw.ndp.config import parse_system
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 1
-CALIBRATION_LAYERS = 6
+FAST_MODEL_VERSION = 2
+CALIBRATION_LAYERS = 12
 K = OP_KIND_ID
 CLASSES = {"gemv": (K["gemv"],), "attn": (K["attn_score"], K["attn_value"]),
            "transfer": (K["promote_read"], K["remap_out"])}
@@ -162,6 +162,153 @@ def durations(ops: np.ndarray, compute_cycles: np.ndarray, coef: dict,
     return dur, np.where(is_r, mem, 0.0)
 
 
+# -- the pipeline model (FAST_MODEL_VERSION 2) ----------------------------------------------
+#: per op class: streaming DRAM cycles per 64 B line, extra cycles per segment, first-data latency
+PIPELINE_PARAMS = ("b", "g", "lat")
+_CLASS_ID = {name: k for k, name in enumerate(CLASSES)}
+
+
+def _op_table(ops: np.ndarray, comp: np.ndarray) -> list[tuple]:
+    """(kind code, class id, lines, segments, compute cycles) per op as plain Python values:
+    kind code 0 = compute only, 1 = read op, 2 = posted writes."""
+    kind = ops["kind"]
+    lines = ops["lines"].astype(np.int64)
+    code = np.where(np.isin(kind, _WRITE_IDS) & (lines > 0), 2,
+                    np.where(np.isin(kind, _READ_IDS) & (lines > 0), 1, 0))
+    cls = np.zeros(len(ops), np.int64)
+    for name, kinds in CLASSES.items():
+        cls[np.isin(kind, kinds)] = _CLASS_ID[name]
+    return list(zip(code.tolist(), cls.tolist(), lines.tolist(),
+                    ops["seg_count"].astype(np.int64).tolist(), comp.tolist(), strict=True))
+
+
+def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int) -> np.ndarray:
+    """Per-op critical-path durations (DRAM cycles) of the op-level pipeline model.
+
+    The same pipeline as the cycle-level replay, with the DRAM as a server of fitted rate:
+    state = consume frontier ``F`` (previous op done), DRAM frontier ``D`` (every line issued
+    so far delivered), the time ``Wt`` the last writes were posted (no read issues before it)
+    and the consume history (to know when line ``x - N`` was consumed, i.e. when the buffer
+    had room for line ``x``). A read op of ``L`` lines in ``s`` segments with compute ``c``:
+    its first line issues at ``i0 = max(Wt, consumed(x0 - N))``, the DRAM delivers its lines
+    from ``max(D, i0 + lat)`` taking ``b L + g s``; with ``L <= N`` the last line cannot issue
+    before ``consumed(x0 + L - 1 - N)``, with ``L > N`` the last ``L - N`` lines stream only
+    after the op starts consuming (``F + lat + (b L + g s)(L - N)/L``). It ends at
+    ``max(F + c, d_first + c, d_last + c/L)``.
+    Lines of a later op prefetched while this one is compute-bound come out of ``D``. Writes
+    occupy the DRAM ``b_w`` cycles per line from their posting time ``F``.
+    """
+    cp = [[params[name][k] for k in PIPELINE_PARAMS] for name in CLASSES]
+    bw = params["write"]["b"]
+    N = buffer_lines
+    F = D = Wt = 0.0
+    pos = 0                       # lines consumed by the ops so far (cumulative)
+    h_pos: list[int] = [0]        # consume history: (line position, time) points, increasing
+    h_t: list[float] = [0.0]
+    out = np.zeros(len(table))
+
+    def consumed(x: int) -> float:
+        if x <= 0:
+            return 0.0
+        k = len(h_pos) - 1
+        while k > 0 and h_pos[k - 1] >= x:
+            k -= 1
+        if k == 0:
+            return h_t[0]
+        p0, p1 = h_pos[k - 1], h_pos[k]
+        t0, t1 = h_t[k - 1], h_t[k]
+        return t0 + (t1 - t0) * (x - p0) / (p1 - p0) if p1 > p0 else t1
+
+    for i, (code, cls, L, s, c) in enumerate(table):
+        if code == 0:
+            F += c
+            out[i] = c
+            continue
+        if code == 2:
+            Wt = F
+            D = max(D, F) + bw * L
+            continue
+        b, g, lat = cp[cls]
+        i0 = max(Wt, consumed(pos - N))
+        mem = b * L + g * s
+        start = max(D, i0 + lat)
+        d_first = start + mem / L
+        d_last = start + mem
+        if L <= N:
+            d_last = max(d_last, max(Wt, consumed(pos + L - 1 - N)) + lat + b)
+        else:  # lines past the buffer issue only as this op consumes its first ones
+            d_last = max(d_last, max(Wt, F) + lat + mem * (L - N) / L)
+        t = c / L
+        F_new = max(F + c, d_first + c, d_last + t)
+        D = d_last if L <= N else max(d_last, F_new - N * t + lat)
+        out[i] = F_new - F
+        h_pos.append(pos)
+        h_t.append(max(F, d_first))
+        pos += L
+        h_pos.append(pos)
+        h_t.append(F_new)
+        if len(h_pos) > 64:
+            del h_pos[:32], h_t[:32]
+        F = F_new
+    return out
+
+
+def _layer_times(table: list[tuple], layer_of: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """Sum of op durations per run of equal layer ids (the per-layer DIMM time)."""
+    cut = np.flatnonzero(np.diff(layer_of)) + 1
+    return np.add.reduceat(dur, np.concatenate([[0], cut])) if len(dur) else dur
+
+
+def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
+                 start: dict | None = None) -> dict:
+    """Fit the pipeline parameters to cycle-level per-layer times.
+
+    ``samples``: (op table, layer id per op, cycle-level per-op durations) per calibration
+    DIMM. Start from ``start`` (per class ``b``/``g``: the additive fit's streaming rate and
+    segment cost), then coordinate search (multiplicative steps) minimising the mean + max
+    relative per-layer error plus the per-op error (relative to the layer time)."""
+    params = {name: {"b": max(float((start or {}).get(name, {}).get("b", 1.1)), 0.05),
+                     "g": float((start or {}).get(name, {}).get("g", 0.0)), "lat": 40.0}
+              for name in CLASSES}
+    params["write"] = {"b": 1.0}
+    prepared = []
+    for table, layer_of, want_ops in samples:
+        cut = np.concatenate([[0], np.flatnonzero(np.diff(layer_of)) + 1])
+        want = np.add.reduceat(want_ops, cut)
+        prepared.append((table, cut, want, want_ops, np.repeat(want, np.diff(
+            np.concatenate([cut, [len(want_ops)]])))))
+
+    def loss(p: dict) -> float:
+        errs, op_errs = [], []
+        for table, cut, want, want_ops, layer_t in prepared:
+            dur = pipeline_durations(table, p, buffer_lines)
+            got = np.add.reduceat(dur, cut)
+            errs.append(np.abs(got / np.maximum(want, 1e-9) - 1.0))
+            op_errs.append(np.add.reduceat(np.abs(dur - want_ops) / np.maximum(layer_t, 1e-9),
+                                           cut))
+        e = np.concatenate(errs)
+        return float(e.mean() + 0.5 * e.max() + 0.5 * np.concatenate(op_errs).mean())
+
+    best = loss(params)
+    keys = [(n, k) for n in CLASSES for k in PIPELINE_PARAMS] + [("write", "b")]
+    for r in range(rounds):
+        improved = False
+        steps = (0.5, 0.8, 0.93, 1.07, 1.25, 2.0) if r < rounds // 2 else (0.9, 0.97, 1.03, 1.1)
+        for n, k in keys:
+            base = params[n][k]
+            cand = [base * f for f in steps] + ([5.0] if base == 0 else [0.0])
+            for v in cand:
+                params[n][k] = v
+                val = loss(params)
+                if val < best - 1e-12:
+                    best, base, improved = val, v, True
+            params[n][k] = base
+        if not improved and r >= rounds // 2:
+            break
+    params["loss"] = best
+    return params
+
+
 def _key(td: TraceDir, override: dict | None) -> str:
     from hermes_hw.ndp.replay import trace_system
 
@@ -190,17 +337,27 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
             pass
     n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
     layers = calibration_layers(n_layers)
-    res = replay_dimm(str(td.path), 0, layers=layers, override=override)
-    ops_all = td.ops(0)
-    sel = res["op_index"]
-    first = ops_all["token"][sel] == ops_all["token"][sel].min()
-    ops = ops_all[sel][first]
+    system = trace_system(td, override)
     tck = _tck_ns(td)
+    timing = NdpTiming(system.unit, tck)
+    dimms = sorted({0, td.n_dimms // 2})
+    samples, first_res = [], None
+    for j in dimms:
+        res = replay_dimm(str(td.path), j, layers=layers, override=override)
+        ops = td.ops(j)[res["op_index"]]
+        first_res = first_res or (res, ops)
+        layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
+        dur = (res["end_ns"] - res["start_ns"]) / tck
+        table = _op_table(ops, timing.compute_cycles(ops))
+        samples.append((table, layer_of, dur))
+    res, ops0 = first_res
+    first = ops0["token"] == ops0["token"].min()
     dur = ((res["end_ns"] - res["start_ns"]) / tck)[first]
     comp = (res["busy_ns"] / tck)[first]
-    buffer_lines = NdpTiming(trace_system(td, override).unit, tck).buffer_lines
+    classes = fit(ops0[first], dur, comp, timing.buffer_lines)
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
-            "classes": fit(ops, dur, comp, buffer_lines)}
+            "calibration_dimms": dimms, "classes": classes,
+            "pipeline": fit_pipeline(samples, timing.buffer_lines, start=classes)}
     cfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = cfile.with_suffix(".tmp")
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))
@@ -225,7 +382,8 @@ def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | No
     sel = np.ones(len(ops), bool) if layers is None else np.isin(ops["layer"], layers)
     ops = ops[sel]
     comp = timing.compute_cycles(ops)
-    dur, mem = durations(ops, comp, coef["classes"], timing.buffer_lines)
+    _, mem = durations(ops, comp, coef["classes"], timing.buffer_lines)
+    dur = pipeline_durations(_op_table(ops, comp), coef["pipeline"], timing.buffer_lines)
     F = np.cumsum(dur)
     F_prev = F - dur
     is_read = np.isin(ops["kind"], _READ_IDS)

@@ -14,7 +14,7 @@ from hermes_hw.lowering.driver import lower_to_dir
 from hermes_hw.lowering.ops import OP_KIND_ID, new_ops
 from hermes_hw.lowering.trace import TraceDir
 from hermes_hw.ndp.config import NdpUnitConfig
-from hermes_hw.ndp.fast import durations, fit
+from hermes_hw.ndp.fast import durations, fit, pipeline_durations
 from hermes_hw.ndp.replay import replay_dimm
 from hermes_hw.ndp.run import replay_all
 from hermes_hw.ndp.unit import NdpTiming, scan_consume
@@ -177,3 +177,26 @@ def test_buffer_bounds_prefetch_across_ops(tiny, tmp_path):
         assert dur >= (ops["lines"][i] - n_lines) / 4 * tck
         checked += 1
     assert checked
+
+
+def test_pipeline_model_by_hand():
+    """The fast mode's op-level pipeline on hand-computed cases (DRAM cycles, N = 100 lines)."""
+    p = {"gemv": {"b": 1.0, "g": 5.0, "lat": 40.0}, "attn": {"b": 2.0, "g": 0.0, "lat": 10.0},
+         "transfer": {"b": 1.0, "g": 0.0, "lat": 0.0}, "write": {"b": 1.0}}
+    # (code, class, lines, segments, compute): 0 compute-only, 1 read, 2 writes; class 0 = gemv
+    # 1) 1000 lines in 2 segments from an idle DRAM: lat + b L + g s, then the last line's
+    #    compute (c / L): 40 + 1000 + 10 + 0.1
+    dur = pipeline_durations([(1, 0, 1000, 2, 100.0)], p, buffer_lines=100)
+    assert np.isclose(dur[0], 40 + 1000 + 10 + 0.1)
+    # 2) after 5000 cycles of compute-only work, a 50-line op (fits the buffer) was prefetched
+    #    entirely: it costs its compute only (30)
+    dur = pipeline_durations([(0, 0, 0, 0, 5000.0), (1, 0, 50, 1, 30.0)], p, buffer_lines=100)
+    assert np.isclose(dur[1], 30.0)
+    # 3) the same with 1000 lines: only N = 100 were prefetched; the other 900 lines (and
+    #    their share of the segment cost) stream after the op starts: lat + 900 + 4.5 + 0.03
+    dur = pipeline_durations([(0, 0, 0, 0, 5000.0), (1, 0, 1000, 1, 30.0)], p, buffer_lines=100)
+    assert np.isclose(dur[1], 40 + 900 + 4.5 + 0.03)
+    # 4) posted writes in between: no prefetch across them, the DRAM first writes 20 lines
+    tab = [(0, 0, 0, 0, 5000.0), (2, 0, 20, 1, 0.0), (1, 0, 50, 1, 30.0)]
+    dur = pipeline_durations(tab, p, buffer_lines=100)
+    assert dur[1] == 0.0 and np.isclose(dur[2], max(40.0, 20.0) + 50 + 5 + 30 / 50)
