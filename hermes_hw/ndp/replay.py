@@ -140,8 +140,9 @@ class _ReplayState:
     def _feed(self, backend, hi: int) -> None:
         lo, N = self.fed, self.N
         rd = self.w[lo:hi] == 0
-        ready = np.where(rd, self.S[lo - N:hi - N] + self.g[lo - N:hi - N],
-                         self.S[lo:hi] + self.g[lo - 1:hi - 1])
+        with np.errstate(invalid="ignore"):  # the branch not taken may read unscanned slots
+            ready = np.where(rd, self.S[lo - N:hi - N] + self.g[lo - N:hi - N],
+                             self.S[lo:hi] + self.g[lo - 1:hi - 1])
         a = np.ceil(ready).astype(np.int64)
         a[0] = max(a[0], self.last_arrival)
         np.maximum.accumulate(a, out=a)
