@@ -44,6 +44,11 @@ void hd_dev_locate(const hd_system *s, hd_req *r) {
     r->ready_ch = &s->ready[0][(int64_t)v[0] * MC];
     r->ready_rank = &s->ready[1][r->rank_node * MC];
     r->ready_bg = r->bg_node >= 0 ? &s->ready[2][r->bg_node * MC] : s->neutral_row;
+    int64_t lb = -1;
+    if (r->bank_node >= 0)
+        lb = c->ndp_mode ? (int64_t)v[2] * c->banks + v[3]
+                         : ((int64_t)v[1] * c->bankgroups + v[2]) * c->banks + v[3];
+    r->local_bank = lb >= 0 && lb < 64 ? (int32_t)lb : -1;
 }
 
 /* Bank-level part of the ready time of the request's current command (channel, rank and bank

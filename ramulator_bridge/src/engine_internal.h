@@ -19,6 +19,8 @@ typedef struct {
     const int64_t *ready_ch, *ready_rank, *ready_bg;  /* its channel/rank/bank-group rows */
     int64_t bank_node, bg_node;              /* flat node ids; -1 when the level is a wildcard */
     int32_t cmd, type;
+    int32_t local_bank;                      /* bank index within its controller (< 64: used
+                                                by the scheduler pass), -1 otherwise */
     /* cold fields */
     int64_t rank_node, tag;
     uint64_t addr;
@@ -42,6 +44,8 @@ typedef struct {
     hd_req *items;
     int head, size, mask;         /* ring: entry i is items[(head + i) & mask] */
     int max_size;                 /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
+    int arrival_ordered;          /* entries are in arrival order (read/write queues) */
+    int full_passes;              /* scheduler passes left before it tries class skipping */
 } hd_buffer;
 
 static inline hd_req *hd_buf_at(const hd_buffer *b, int i) { return &b->items[(b->head + i) & b->mask]; }

@@ -119,6 +119,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
             int cap = 1;
             while (cap < maxes[i] + 1) cap <<= 1;
             bufs[i]->max_size = maxes[i];
+            bufs[i]->arrival_ordered = bufs[i] == &q->readq || bufs[i] == &q->writeq;
             bufs[i]->mask = cap - 1;
             bufs[i]->items = malloc(sizeof(hd_req) * (size_t)cap);
         }
