@@ -23,7 +23,7 @@ from hermes_hw.systems.base import (
     register_system,
 )
 from hermes_hw.systems.dimm_time import DimmOp
-from hermes_hw.systems.hermes import dimm_time_model
+from hermes_hw.systems.hermes import check_dimm_model, dimm_time_model
 
 
 def dense_blocks(ctx: SimContext) -> list[tuple[str, int, int, list[tuple[str, int, int]]]]:
@@ -41,6 +41,7 @@ def dense_blocks(ctx: SimContext) -> list[tuple[str, int, int, list[tuple[str, i
 class HermesBase(System):
     def check(self, ctx: SimContext) -> None:
         check_batch(ctx)
+        check_dimm_model(ctx)
         cfg = ctx.config
         check_host_memory(ctx, capacity_bytes=cfg.n_dimms * cfg.dimm_capacity_gib * GIB,
                           where=f"{cfg.n_dimms} DIMMs x {cfg.dimm_capacity_gib:g} GiB")
