@@ -45,6 +45,9 @@ from hermes_hw.systems.dimm_time import BandwidthDimmModel, CpuTimeModel, DimmOp
 from hermes_hw.systems.work import WorkCounts, work_counts
 from hermes_hw.workload.placement.base import SystemParams
 
+FEEDBACK_SAMPLE_TOKENS = 4
+"""Decode tokens the placement-feedback pass samples (its ratio averages over every block)."""
+
 
 @register_system("hermes")
 class Hermes(System):
@@ -121,11 +124,13 @@ class Hermes(System):
         params = self.plan_params(ctx)
         return self._run_counts(ctx, params, w.adjust, w.remap)
 
-    def _run_counts(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool
-                    ) -> WorkCounts:
+    def _run_counts(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
+                    max_sample: int | None = None) -> WorkCounts:
         w = ctx.config.workload
         steps = max(1, ctx.run.decode_steps)
         sample = steps if w.sample_tokens == 0 else min(w.sample_tokens, steps)
+        if max_sample is not None:
+            sample = min(sample, max_sample)
         return work_counts(
             ctx.model, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
             sample_tokens=sample, system=system, predictor=w.predictor,
@@ -139,13 +144,10 @@ class Hermes(System):
         w = ctx.config.workload
         params = self.system_params(ctx)
 
-        def run(system: SystemParams, adjust: bool, remap: bool) -> WorkCounts:
-            return self._run_counts(ctx, system, adjust, remap)
-
         if w.placement_feedback and w.placement == "ilp" and ctx.placement_params is None:
             # the offline plan is corrected once from the ILP-only run, so every ablation
             # step (+adjust, +remap) starts from the same plan
-            first = run(params, False, False)
+            first = self._run_counts(ctx, params, False, False, FEEDBACK_SAMPLE_TOKENS)
             ratio = realised_ratio(ctx, first, params, self.gpu_block_fixed_ns(ctx))
             ctx.info["placement_feedback_ratio"] = ratio
             params = replace(params, dimm_bandwidth_gbps=params.dimm_bandwidth_gbps / ratio)
