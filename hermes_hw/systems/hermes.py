@@ -207,9 +207,10 @@ def realised_ratio(ctx: SimContext, wc: WorkCounts, params: SystemParams,
     """(cold units' time) / (GPU time) summed over the split blocks where both sides work,
     under the plan's own rates and the work the plan realised (counts per sampled token).
 
-    The ILP balances the two with expected frequencies; the predicted-active sets it meets in
-    decode load the cold units more than planned (low-frequency neurons are underestimated by
-    the profile), so the realised ratio is above 1. Clipped to [0.5, 4]."""
+    The ILP balances the two with profiled frequencies; the predicted-active sets met in decode
+    load the two sides differently, so the realised ratio is not 1. Where the GPU's capacity
+    binds the ratio measures capacity, not a planning error (docs/calibration.md). Clipped to
+    [0.5, 4]."""
     bpn = np.array([g.bytes_per_neuron for g in ctx.model.blocks], dtype=np.float64)
     gpu_ns = wc.gpu * bpn / params.gpu_bandwidth_gbps + gpu_fixed_ns
     cold_ns = wc.dimm.max(axis=2) * bpn / params.dimm_bandwidth_gbps
