@@ -29,8 +29,12 @@ class TensorRtLlm(System):
         m, tl, n = ctx.model, ctx.timeline, ctx.config.gpu_count
         B, h, f = ctx.batch, m.hidden_size, m.ffn_size
         up = 2 * f if m.arch.mlp == "gated" else f
-        heads = max(1, math.ceil(m.arch.num_attention_heads / n))
+        # uneven tensor parallelism (e.g. 64 heads / 8 KV heads on 5 GPUs): the busiest GPU
+        # holds ceil(kv / n) KV heads and their whole query groups (GQA), which sets its time
         kvh = max(1, math.ceil(m.num_kv_heads / n))
+        group = max(1, m.arch.num_attention_heads // max(1, m.num_kv_heads))
+        heads = max(1, min(kvh * group, math.ceil(m.arch.num_attention_heads / n) + group - 1))
+        heads = math.ceil(heads / kvh) * kvh
         qkv = math.ceil((m.q_dim + 2 * m.kv_dim) / n)
         phase = "prefill" if prefill else "decode"
         if prefill:
