@@ -61,6 +61,7 @@ typedef struct hd_ctrl {
     int64_t pend_head, pend_count, pend_cap;
     int write_mode;
     uint64_t changed_epoch;         /* s->sched_epoch of the last change that concerns it */
+    int64_t next_evt;               /* its next event cycle, from the last next_event() */
     int64_t writeq_version;         /* bumped whenever the write queue changes */
     hd_stats stats;                 /* this controller's statistics (totals: their sum) */
     hd_scan scan_active, scan_read, scan_write;
@@ -121,6 +122,7 @@ struct hd_system {
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
     int cross_ctrl;                          /* controllers share timing (host mode) */
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
+    int next_evt_valid;         /* ctrl->next_evt are current (nothing changed since) */
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */
     uint64_t *bank_epoch;       /* per bank: epoch of its last state change */
     uint64_t *bank_cmd_epoch;   /* per bank and command: epoch of its last timing change */

@@ -211,17 +211,29 @@ static void add_occupancy(hd_system *s, int64_t cycles) {
 }
 
 static void system_tick(hd_system *s) {
+    int known = s->next_evt_valid; /* per-controller next events computed just before */
+    s->next_evt_valid = 0;
     s->clk++;
     hd_dev_tick(s);
     add_occupancy(s, 1);
-    for (int k = 0; k < s->n_ctrl; k++) hd_ctrl_tick(s, &s->ctrl[k]);
+    for (int k = 0; k < s->n_ctrl; k++) {
+        hd_ctrl *c = &s->ctrl[k];
+        if (known && c->next_evt > s->clk) continue; /* nothing it can do this cycle */
+        hd_ctrl_tick(s, c);
+    }
 }
 
 /* Earliest cycle (> clk) at which a tick can change anything. */
 static int64_t next_event(hd_system *s) {
     int64_t e = HD_NEVER;
     for (int i = 0; i < s->n_future; i++) e = hd_min64(e, s->future[i].cycle);
-    for (int k = 0; k < s->n_ctrl; k++) e = hd_min64(e, hd_ctrl_next_event(s, &s->ctrl[k]));
+    for (int k = 0; k < s->n_ctrl; k++) {
+        hd_ctrl *c = &s->ctrl[k];
+        c->next_evt = hd_ctrl_next_event(s, c);
+        e = hd_min64(e, c->next_evt);
+    }
+    /* a refresh ending changes bank states of every controller of its channel */
+    s->next_evt_valid = s->n_future == 0;
     return hd_max64(e, s->clk + 1);
 }
 
