@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from hermes_hw.errors import InputError, closest_match_hint
+from hermes_hw.yaml_io import safe_load
 
 
 class _Strict(BaseModel):
@@ -202,7 +203,7 @@ def load_config(path: str | Path, backend: str | None = None) -> DramConfig:
     if not p.is_file():
         raise InputError("config file not found", source=str(p))
     try:
-        data = yaml.safe_load(p.read_text())
+        data = safe_load(p.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{p}:{mark.line + 1}" if mark else str(p)

@@ -12,10 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hermes_hw.errors import InputError, unknown_name
 from hermes_hw.paths import configs_dir
+from hermes_hw.yaml_io import safe_load
 
 #: Command set of the C engine (ids match HD_CMD_* in hermes_dram.h).
 ENGINE_COMMANDS: tuple[str, ...] = (
@@ -78,7 +77,7 @@ def load_standard(name: str) -> Standard:
     path = standards_dir() / f"{name}.yaml"
     if not path.is_file():
         raise unknown_name("DRAM standard", name, available_standards())
-    raw = yaml.safe_load(path.read_text())
+    raw = safe_load(path.read_text())
     org_presets = {
         k: dict(zip(ORG_FIELDS, v, strict=True)) for k, v in raw["org_presets"].items()
     }
