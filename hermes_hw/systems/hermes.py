@@ -42,7 +42,7 @@ from hermes_hw.systems.base import (
     register_system,
 )
 from hermes_hw.systems.dimm_time import BandwidthDimmModel, CpuTimeModel, DimmOp, DimmTimeModel
-from hermes_hw.systems.work import WorkCounts, work_counts
+from hermes_hw.systems.work import WorkCounts, is_cached, prefetch_trace, work_counts
 from hermes_hw.workload.placement.base import SystemParams
 
 FEEDBACK_SAMPLE_TOKENS = 4
@@ -124,20 +124,26 @@ class Hermes(System):
         params = self.plan_params(ctx)
         return self._run_counts(ctx, params, w.adjust, w.remap)
 
-    def _run_counts(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
-                    max_sample: int | None = None) -> WorkCounts:
+    def _sample_tokens(self, ctx: SimContext, max_sample: int | None = None) -> int:
         w = ctx.config.workload
         steps = max(1, ctx.run.decode_steps)
         sample = steps if w.sample_tokens == 0 else min(w.sample_tokens, steps)
-        if max_sample is not None:
-            sample = min(sample, max_sample)
-        return work_counts(
-            ctx.model, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
-            sample_tokens=sample, system=system, predictor=w.predictor,
-            predictor_options=w.predictor_options, placement=w.placement,
+        return sample if max_sample is None else min(sample, max_sample)
+
+    def _count_args(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
+                    max_sample: int | None = None) -> dict:
+        w = ctx.config.workload
+        return dict(
+            batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
+            sample_tokens=self._sample_tokens(ctx, max_sample), system=system,
+            predictor=w.predictor, predictor_options=w.predictor_options, placement=w.placement,
             placement_options=w.placement_options, adjust=adjust, remap=remap,
             window=w.window_tokens, source=w.source, source_options=w.source_options,
             seed=w.seed)
+
+    def _run_counts(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
+                    max_sample: int | None = None) -> WorkCounts:
+        return work_counts(ctx.model, **self._count_args(ctx, system, adjust, remap, max_sample))
 
     def plan_params(self, ctx: SimContext) -> SystemParams:
         """The SystemParams the placement is solved with (after the feedback step)."""
@@ -146,7 +152,15 @@ class Hermes(System):
 
         if w.placement_feedback and w.placement == "ilp" and ctx.placement_params is None:
             # the offline plan is corrected once from the ILP-only run, so every ablation
-            # step (+adjust, +remap) starts from the same plan
+            # step (+adjust, +remap) starts from the same plan. The final run's activation
+            # trace does not depend on the plan: generate it meanwhile (a background thread).
+            args = self._count_args(ctx, params, False, False, FEEDBACK_SAMPLE_TOKENS)
+            if not is_cached(ctx.model, **args):
+                w = ctx.config.workload
+                prefetch_trace(ctx.model, source=w.source, source_options=w.source_options,
+                               prompt_tokens=ctx.run.input_tokens,
+                               decode_tokens=self._sample_tokens(ctx), batch=ctx.batch,
+                               seed=w.seed)
             first = self._run_counts(ctx, params, False, False, FEEDBACK_SAMPLE_TOKENS)
             ratio = realised_ratio(ctx, first, params, self.gpu_block_fixed_ns(ctx))
             ctx.info["placement_feedback_ratio"] = ratio
