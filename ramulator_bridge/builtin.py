@@ -122,26 +122,27 @@ class BuiltinBackend:
     def tick(self, cycles: int = 1) -> None:
         self._lib.hd_tick(self._sys, cycles)
 
+    def _pointer(self, array: np.ndarray | None, dtype: type, ctype: str) -> tuple[Any, Any]:
+        """(contiguous array to keep alive, C pointer to it); NULL for None."""
+        if array is None:
+            return None, self._ffi.NULL
+        a = np.ascontiguousarray(array, dtype=dtype)
+        return a, self._ffi.cast(ctype, self._ffi.from_buffer(a))
+
     def run_trace(self, addrs: np.ndarray, is_write: np.ndarray,
                   arrival_cycles: np.ndarray | None = None, base_tag: int = -1,
                   accepted_cycles: np.ndarray | None = None) -> int:
         """Replay a chunk; returns n accepted or -(i+1) if request i is beyond capacity.
         ``accepted_cycles`` (int64, len n), when given, receives each request's acceptance
         cycle (the memory cycle count when it entered a queue)."""
-        ffi = self._ffi
-        a = np.ascontiguousarray(addrs, dtype=np.uint64)
-        w = np.ascontiguousarray(is_write, dtype=np.uint8)
-        arr = ffi.NULL
-        if arrival_cycles is not None:
-            t = np.ascontiguousarray(arrival_cycles, dtype=np.int64)
-            arr = ffi.cast("int64_t *", ffi.from_buffer(t))
-        a_ptr = ffi.cast("uint64_t *", ffi.from_buffer(a))
-        w_ptr = ffi.cast("uint8_t *", ffi.from_buffer(w))
+        a, a_ptr = self._pointer(addrs, np.uint64, "uint64_t *")
+        w, w_ptr = self._pointer(is_write, np.uint8, "uint8_t *")
+        t, arr = self._pointer(arrival_cycles, np.int64, "int64_t *")
         if accepted_cycles is not None:
             if accepted_cycles.dtype != np.int64 or len(accepted_cycles) != len(a) or \
                     not accepted_cycles.flags.c_contiguous:
                 raise ValueError("accepted_cycles must be a contiguous int64 array of len(addrs)")
-            out = ffi.cast("int64_t *", ffi.from_buffer(accepted_cycles))
+            out = self._ffi.cast("int64_t *", self._ffi.from_buffer(accepted_cycles))
             return int(self._lib.hd_run_trace_record(self._sys, a_ptr, w_ptr, arr, len(a),
                                                      base_tag, out))
         return int(self._lib.hd_run_trace(self._sys, a_ptr, w_ptr, arr, len(a), base_tag))
@@ -150,16 +151,10 @@ class BuiltinBackend:
                           arrival_cycles: np.ndarray | None = None, base_tag: int = -1) -> int:
         """Replay address vectors (n x 6: channel, rank, bankgroup, bank, row, column), bypassing
         the address mapper; returns n accepted or -(i+1) if vector i is outside the memory."""
-        ffi = self._ffi
-        v = np.ascontiguousarray(vecs, dtype=np.int32)
-        w = np.ascontiguousarray(is_write, dtype=np.uint8)
-        arr = ffi.NULL
-        if arrival_cycles is not None:
-            t = np.ascontiguousarray(arrival_cycles, dtype=np.int64)
-            arr = ffi.cast("int64_t *", ffi.from_buffer(t))
-        return int(self._lib.hd_run_trace_vectors(
-            self._sys, ffi.cast("int32_t *", ffi.from_buffer(v)),
-            ffi.cast("uint8_t *", ffi.from_buffer(w)), arr, len(v), base_tag))
+        v, v_ptr = self._pointer(vecs, np.int32, "int32_t *")
+        w, w_ptr = self._pointer(is_write, np.uint8, "uint8_t *")
+        t, arr = self._pointer(arrival_cycles, np.int64, "int64_t *")
+        return int(self._lib.hd_run_trace_vectors(self._sys, v_ptr, w_ptr, arr, len(v), base_tag))
 
     def drain(self) -> int:
         return int(self._lib.hd_drain(self._sys))
