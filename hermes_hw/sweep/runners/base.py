@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hermes_hw.errors import unknown_name
+from hermes_hw.errors import InputError, closest_match_hint, unknown_name
 
 Scalar = int | float | str | bool | None
 
@@ -47,6 +47,21 @@ class PointRunner(ABC):
 
 
 RUNNERS: dict[str, Callable[[], PointRunner]] = {}
+
+
+def check_flat_fields(config: dict[str, Any], fields: dict[str, type],
+                      required: tuple[str, ...] = ()) -> None:
+    """A runner config of scalar fields: known keys, right types, required keys present."""
+    for key, value in config.items():
+        if key not in fields:
+            raise InputError(f"{key}: unknown key{closest_match_hint(key, fields)}")
+        typ = fields[key]
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            raise InputError(f"{key}: expected {typ.__name__}, got {value!r}")
+    for key in required:
+        if key not in config:
+            raise InputError(f"{key}: required (a model id, e.g. llama2-70b)"
+                             if key == "model" else f"{key}: required")
 
 
 def register_runner(name: str) -> Callable[[type[PointRunner]], type[PointRunner]]:

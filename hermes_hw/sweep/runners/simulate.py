@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hermes_hw.errors import InputError, closest_match_hint
-from hermes_hw.sweep.runners.base import PointRunner, Scalar, register_runner
+from hermes_hw.errors import InputError
+from hermes_hw.sweep.runners.base import PointRunner, Scalar, check_flat_fields, register_runner
 
 FIELDS = {
     "model": str, "system": str, "batch": int, "input_tokens": int, "output_tokens": int,
@@ -59,14 +59,7 @@ class SimulateRunner(PointRunner):
         return {"model": "llama2-70b", **DEFAULTS}
 
     def validate(self, config: dict[str, Any], base_dir: Path) -> None:
-        for key, value in config.items():
-            if key not in FIELDS:
-                raise InputError(f"{key}: unknown key{closest_match_hint(key, FIELDS)}")
-            typ = FIELDS[key]
-            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-                raise InputError(f"{key}: expected {typ.__name__}, got {value!r}")
-        if "model" not in config:
-            raise InputError("model: required (a model id, e.g. llama2-70b)")
+        check_flat_fields(config, FIELDS, required=("model",))
         cfg = {**DEFAULTS, **config}
         for key in ("batch", "input_tokens", "output_tokens"):
             if cfg[key] < 1:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hermes_hw.errors import InputError, closest_match_hint
-from hermes_hw.sweep.runners.base import PointRunner, Scalar, register_runner
+from hermes_hw.sweep.runners.base import PointRunner, Scalar, check_flat_fields, register_runner
 
 FIELDS: dict[str, type] = {
     "model": str, "prompt_tokens": int, "decode_tokens": int, "batch": int, "seed": int,
@@ -53,14 +53,7 @@ class WorkloadRunner(PointRunner):
         return {"model": load_model(config["model"]).config.model_dump(mode="json")}
 
     def validate(self, config: dict[str, Any], base_dir: Path) -> None:
-        for key, value in config.items():
-            if key not in FIELDS:
-                raise InputError(f"{key}: unknown key{closest_match_hint(key, FIELDS)}")
-            typ = FIELDS[key]
-            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-                raise InputError(f"{key}: expected {typ.__name__}, got {value!r}")
-        if "model" not in config:
-            raise InputError("model: required (a model id, e.g. llama2-70b)")
+        check_flat_fields(config, FIELDS, required=("model",))
         cfg = {**DEFAULTS, **config}
         import hermes_hw.workload.placement  # noqa: F401 - registers the policies
         import hermes_hw.workload.predictors  # noqa: F401 - registers the predictors
