@@ -42,7 +42,8 @@ from hermes_hw.systems.base import (
     register_system,
 )
 from hermes_hw.systems.dimm_time import BandwidthDimmModel, CpuTimeModel, DimmOp, DimmTimeModel
-from hermes_hw.systems.work import WorkCounts, is_cached, prefetch_trace, work_counts
+from hermes_hw.systems.work import WorkCounts, work_counts
+from hermes_hw.timeline.events import CATEGORIES, category_index
 from hermes_hw.workload.placement.base import SystemParams
 
 FEEDBACK_SAMPLE_TOKENS = 4
@@ -152,16 +153,12 @@ class Hermes(System):
 
         if w.placement_feedback and w.placement == "ilp" and ctx.placement_params is None:
             # the offline plan is corrected once from the ILP-only run, so every ablation
-            # step (+adjust, +remap) starts from the same plan. The final run's activation
-            # trace does not depend on the plan: generate it meanwhile (a background thread).
+            # step (+adjust, +remap) starts from the same plan. The activation trace does not
+            # depend on the plan: the feedback pass reads the first decode tokens of the final
+            # run's trace (generated once, memoised in hermes_hw.systems.work).
             args = self._count_args(ctx, params, False, False, FEEDBACK_SAMPLE_TOKENS)
-            if not is_cached(ctx.model, **args):
-                w = ctx.config.workload
-                prefetch_trace(ctx.model, source=w.source, source_options=w.source_options,
-                               prompt_tokens=ctx.run.input_tokens,
-                               decode_tokens=self._sample_tokens(ctx), batch=ctx.batch,
-                               seed=w.seed)
-            first = self._run_counts(ctx, params, False, False, FEEDBACK_SAMPLE_TOKENS)
+            first = work_counts(ctx.model, **args,
+                                trace_decode_tokens=self._sample_tokens(ctx))
             ratio = realised_ratio(ctx, first, params, self.gpu_block_fixed_ns(ctx))
             ctx.info["placement_feedback_ratio"] = ratio
             params = replace(params, dimm_bandwidth_gbps=params.dimm_bandwidth_gbps / ratio)
@@ -264,7 +261,10 @@ def load_hot_copies(ctx: SimContext, placed: np.ndarray, during: np.ndarray, dep
 
 
 class _Flow:
-    """The per-token event builder (kept apart so systems can reuse it)."""
+    """The per-token event builder (kept apart so systems can reuse it).
+
+    ~750k events for a LLaMA2-70B run: lane and category indices, op durations, PCIe times and
+    event ``args`` are resolved once and reused (the timeline never mutates ``args``)."""
 
     def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
                  bpn: np.ndarray) -> None:
@@ -278,12 +278,29 @@ class _Flow:
         self.pred_ns = ctx.config.workload.predictor_ns_per_neuron
         self.link = ctx.dimm_link
         self._memo: dict = {}
+        self._unit_lanes: list[int] | None = None  # lane ids, resolved on first use
+        self._lanes: dict[str, int] = {}
+        self._gemv: dict = {}  # (sample, block) -> (durations per unit, args per unit)
+        self._pcie_memo: dict = {}  # (direction, nbytes) -> (duration, args)
+        self._ring_memo: dict = {}  # (nbytes, name) -> (duration, [(src lane, dst, args)])
+        self._cat = {c: category_index(c) for c in CATEGORIES}
         # per-token remap moves as (block, src, dst, count), precomputed per sample
         self.moves = []
+        self.moves_by_block: list[dict[int, list[tuple[int, int, int]]]] = []
         for s in range(wc.samples):
             nz = np.argwhere(wc.remap[s] > 0)
-            self.moves.append({(int(b), int(i), int(j)): int(wc.remap[s][b, i, j])
-                               for b, i, j in nz})
+            moves = {(int(b), int(i), int(j)): int(wc.remap[s][b, i, j]) for b, i, j in nz}
+            self.moves.append(moves)
+            by_block: dict[int, list[tuple[int, int, int]]] = {}
+            for (b, i, j), n in moves.items():
+                by_block.setdefault(b, []).append((i, j, n))
+            self.moves_by_block.append(by_block)
+
+    def _lane(self, name: str) -> int:
+        li = self._lanes.get(name)
+        if li is None:
+            li = self._lanes[name] = self.ctx.timeline.lane_id(name)
+        return li
 
     def _op_ns(self, j: int, op: DimmOp) -> float:
         key = (j, op)
@@ -292,16 +309,39 @@ class _Flow:
             t = self._memo[key] = self.tm.op_time_ns(j, op)
         return t
 
+    def _op_args(self, op: DimmOp) -> dict | None:
+        return {"read_bytes": op.read_bytes, "macs": op.macs} if op.read_bytes else None
+
     def _unit_ops(self, name: str, ops: list[DimmOp], deps_per_unit, category: str, token: int,
                   layer: int) -> list[int]:
-        add, out = self.ctx.timeline.add, []
-        for j, lane in enumerate(self.units):
-            op = ops[j]
-            out.append(add(lane, self._op_ns(j, op), name=name, category=category,
-                           deps=deps_per_unit[j], token=token, layer=layer,
-                           args={"read_bytes": op.read_bytes, "macs": op.macs}
-                           if op.read_bytes else None))
-        return out
+        durations = [self._op_ns(j, op) for j, op in enumerate(ops)]
+        return self._unit_events(name, durations, [self._op_args(op) for op in ops],
+                                 deps_per_unit, category, token, layer)
+
+    def _unit_events(self, name: str, durations: list[float], args: list, deps_per_unit,
+                     category: str, token: int, layer: int) -> list[int]:
+        if self._unit_lanes is None:
+            self._unit_lanes = [self._lane(u) for u in self.units]
+        return self.ctx.timeline.add_group(self._unit_lanes, durations, name,
+                                           self._cat[category], deps_per_unit, token, layer,
+                                           args)
+
+    def _gemv_ops(self, s: int, b: int, kind: int, n_per_unit: np.ndarray, B: int
+                  ) -> tuple[list[float], list]:
+        """Durations and event args of block ``b``'s cold GEMV on every unit (sample ``s``)."""
+        key = (s, b)
+        hit = self._gemv.get(key)
+        if hit is None:
+            bp = int(self.bpn[b])
+            if kind == 0:
+                ops = [DimmOp("gemv", read_bytes=int(n) * bp, macs=int(n) * self.wpn[0] * B,
+                              segments=int(n)) for n in n_per_unit]
+            else:
+                ops = [DimmOp("gemv", read_bytes=int(n) * bp, macs=int(n) * self.wpn[1] * B,
+                              vector_ops=int(n) * B, segments=int(n)) for n in n_per_unit]
+            hit = self._gemv[key] = ([self._op_ns(j, op) for j, op in enumerate(ops)],
+                                     [self._op_args(op) for op in ops])
+        return hit
 
     def _ring(self, nbytes: float, deps: list[int], name: str, token: int, layer: int
               ) -> list[int]:
@@ -309,29 +349,45 @@ class _Flow:
         receiving unit (NO_EVENT when there is one unit)."""
         if self.U < 2 or nbytes <= 0:
             return [-1] * self.U
-        tl, cfg = self.ctx.timeline, self.link.config
-        dur = cfg.hop_latency_ns + nbytes / cfg.link_gbps
+        key = (nbytes, name)
+        hit = self._ring_memo.get(key)
+        if hit is None:
+            cfg = self.link.config
+            sends = []
+            for j in range(self.U):
+                k = (j + 1) % self.U
+                sends.append((self._lane(self.link.lane(j, k)), k,
+                              {"nbytes": nbytes, "src": f"dimm{j}", "dst": f"dimm{k}"}))
+            hit = self._ring_memo[key] = (cfg.hop_latency_ns + nbytes / cfg.link_gbps, sends)
+        dur, sends = hit
+        add, ci = self.ctx.timeline.add_on, self._cat["communication"]
         arrivals = [-1] * self.U
-        for j in range(self.U):
-            k = (j + 1) % self.U
-            arrivals[k] = tl.add(self.link.lane(j, k), dur, name=name,
-                                 category="communication", deps=deps, token=token, layer=layer,
-                                 args={"nbytes": nbytes, "src": f"dimm{j}", "dst": f"dimm{k}"})
+        for li, k, args in sends:
+            arrivals[k] = add(li, dur, name, ci, deps, 0.0, "decode", token, layer, args)
         return arrivals
 
     def _pcie(self, direction: str, nbytes: float, deps: list[int], name: str, token: int,
               layer: int) -> int:
-        ctx = self.ctx
-        return ctx.timeline.add(f"pcie.{direction}", ctx.pcie.duration_ns(int(nbytes), direction),
-                                name=name, category="communication", deps=deps, token=token,
-                                layer=layer, args={"nbytes": int(nbytes)})
+        key = (direction, nbytes)
+        hit = self._pcie_memo.get(key)
+        if hit is None:
+            hit = self._pcie_memo[key] = (self._lane(f"pcie.{direction}"),
+                                          self.ctx.pcie.duration_ns(int(nbytes), direction),
+                                          {"nbytes": int(nbytes)})
+        li, dur, args = hit
+        return self.ctx.timeline.add_on(li, dur, name, self._cat["communication"], deps, 0.0,
+                                        "decode", token, layer, args)
+
+    def _host(self, duration_ns: float, name: str, category: str, deps: list[int], token: int,
+              layer: int) -> int:
+        return self.ctx.timeline.add_on(self._lane("host"), duration_ns, name,
+                                        self._cat[category], deps, 0.0, "decode", token, layer)
 
     def _remap(self, s: int, layer: int, dep: int, token: int) -> None:
         tl, cfg = self.ctx.timeline, self.link.config
+        by_block = self.moves_by_block[s]
         for b in (2 * layer, 2 * layer + 1):
-            for (bb, i, j), n in self.moves[s].items():
-                if bb != b:
-                    continue
+            for i, j, n in by_block.get(b, ()):
                 nbytes = n * int(self.bpn[b])
                 hops = self.link.route(i, j)
                 first = None
@@ -359,75 +415,77 @@ class _Flow:
                          macs=2 * B * heads * kv_len * hd / U,
                          vector_ops=3 * B * heads * kv_len / U,
                          segments=2 * B * max(1.0, kvh / U))
+        attn_ns = [self._op_ns(j, attn_op) for j in range(U)]
+        attn_args = [self._op_args(attn_op)] * U
+        merge = DimmOp("merge", vector_ops=B * self.qkv_out * 2 / U)
+        merge_ns, no_args = [self._op_ns(j, merge) for j in range(U)], [None] * U
+        red = DimmOp("merge", vector_ops=B * h * 2)
+        red_ns = [self._op_ns(j, red) for j in range(U)]
+        gpu_li, cat = self._lane("gpu"), self._cat
+        qkv_vec, h_vec = ctx.vec_bytes(self.qkv_out), ctx.vec_bytes(h)
+        q_vec = ctx.vec_bytes(m.q_dim)
+        qkv_ring = ctx.vec_bytes(self.qkv_out) * (U - 1) / U
+        h_ring = ctx.vec_bytes(h) * 2 * (U - 1) / U
+        pred_qkv_ns, pred_mlp_ns = m.hidden_size * self.pred_ns, m.ffn_size * self.pred_ns
+        proj = ctx.gpu_kernel("gemv", h, m.q_dim, B)
+        proj_args = {"nbytes": proj.nbytes}
+        remap = bool(self.moves[s]) and U > 1
         out = [start_dep] * U
         for layer in range(m.num_layers):
             ba, bm = 2 * layer, 2 * layer + 1
             ready = tl.join(out)
             # 1. QKV split
-            pa = tl.add("host", m.hidden_size * self.pred_ns, name="predict QKV",
-                        category="predictor", deps=[ready], token=step, layer=layer)
-            x = self._pcie("h2d", ctx.vec_bytes(h), [ready], "layer input", step, layer)
+            pa = self._host(pred_qkv_ns, "predict QKV", "predictor", [ready], step, layer)
+            x = self._pcie("h2d", h_vec, [ready], "layer input", step, layer)
             g = x
             if gpu_n[ba]:
                 est = ctx.gpu_kernel("sparse_gemv", int(gpu_n[ba]), self.qkv_out, B)
-                g = tl.add("gpu", est.time_ns, name="QKV hot", category="fc", deps=[x, pa],
-                           token=step, layer=layer, args={"neurons": int(gpu_n[ba]),
-                                                          "nbytes": est.nbytes})
-            bpa = int(self.bpn[ba])
-            ops = [DimmOp("gemv", read_bytes=int(n) * bpa, macs=int(n) * self.wpn[0] * B,
-                          segments=int(n)) for n in dimm_n[ba]]
-            uq = self._unit_ops("QKV cold", ops, [[out[j], pa] for j in range(U)], "fc",
-                                step, layer)
-            gp = self._pcie("d2h", ctx.vec_bytes(self.qkv_out), [g], "QKV partial", step, layer)
-            sy = tl.add("host", self.sync_ns, name="sync QKV", category="others",
-                        deps=[gp, *uq], token=step, layer=layer)
-            rs = self._ring(ctx.vec_bytes(self.qkv_out) * (U - 1) / U, [sy], "QKV reduce-scatter",
-                            step, layer)
-            merge = DimmOp("merge", vector_ops=B * self.qkv_out * 2 / U)
-            mq = self._unit_ops("QKV merge", [merge] * U, [[sy, rs[j]] for j in range(U)],
-                                "others", step, layer)
+                g = tl.add_on(gpu_li, est.time_ns, "QKV hot", cat["fc"], [x, pa], 0.0,
+                              "decode", step, layer,
+                              {"neurons": int(gpu_n[ba]), "nbytes": est.nbytes})
+            durs, args = self._gemv_ops(s, ba, 0, dimm_n[ba], B)
+            uq = self._unit_events("QKV cold", durs, args, [[out[j], pa] for j in range(U)],
+                                   "fc", step, layer)
+            gp = self._pcie("d2h", qkv_vec, [g], "QKV partial", step, layer)
+            sy = self._host(self.sync_ns, "sync QKV", "others", [gp, *uq], step, layer)
+            rs = self._ring(qkv_ring, [sy], "QKV reduce-scatter", step, layer)
+            mq = self._unit_events("QKV merge", merge_ns, no_args,
+                                   [[sy, rs[j]] for j in range(U)], "others", step, layer)
             # 2. attention on the DIMMs
-            at = self._unit_ops("attention", [attn_op] * U, [[mq[j]] for j in range(U)],
-                                "attention", step, layer)
+            at = self._unit_events("attention", attn_ns, attn_args, [[mq[j]] for j in range(U)],
+                                   "attention", step, layer)
             at_end = tl.join(at)
             # 3. output projection on the GPU; promotion and remapping hidden behind it
-            so = tl.add("host", self.sync_ns, name="sync attention", category="others",
-                        deps=[at_end], token=step, layer=layer)
-            ao = self._pcie("h2d", ctx.vec_bytes(m.q_dim), [so], "attention output", step, layer)
-            est = ctx.gpu_kernel("gemv", h, m.q_dim, B)
-            o = tl.add("gpu", est.time_ns, name="output projection", category="fc",
-                       deps=[ao, g], token=step, layer=layer, args={"nbytes": est.nbytes})
-            pbytes = int(prom[ba]) * bpa + int(prom[bm]) * int(self.bpn[bm])
+            so = self._host(self.sync_ns, "sync attention", "others", [at_end], step, layer)
+            ao = self._pcie("h2d", q_vec, [so], "attention output", step, layer)
+            o = tl.add_on(gpu_li, proj.time_ns, "output projection", cat["fc"], [ao, g], 0.0,
+                          "decode", step, layer, proj_args)
+            pbytes = int(prom[ba]) * int(self.bpn[ba]) + int(prom[bm]) * int(self.bpn[bm])
             if pbytes:
                 self._pcie("h2d", pbytes, [so], "promote hot neurons", step, layer)
-            if self.moves[s] and U > 1:
+            if remap:
                 self._remap(s, layer, at_end, step)
-            od = self._pcie("d2h", ctx.vec_bytes(h), [o], "projection output", step, layer)
+            od = self._pcie("d2h", h_vec, [o], "projection output", step, layer)
             # 4. MLP split
-            pm = tl.add("host", m.ffn_size * self.pred_ns, name="predict MLP",
-                        category="predictor", deps=[at_end], token=step, layer=layer)
+            pm = self._host(pred_mlp_ns, "predict MLP", "predictor", [at_end], step, layer)
             gm = o
             if gpu_n[bm]:
                 n = int(gpu_n[bm])
                 up = ctx.gpu_kernel("sparse_gemv", n * self.up_factor, h, B)
                 down = ctx.gpu_kernel("sparse_gemv", n, h, B)
-                gm = tl.add("gpu", up.time_ns + down.time_ns, name="MLP hot", category="fc",
-                            deps=[o, pm], token=step, layer=layer,
-                            args={"neurons": n, "nbytes": up.nbytes + down.nbytes})
-            bpm = int(self.bpn[bm])
-            ops = [DimmOp("gemv", read_bytes=int(n) * bpm, macs=int(n) * self.wpn[1] * B,
-                          vector_ops=int(n) * B, segments=int(n)) for n in dimm_n[bm]]
-            um = self._unit_ops("MLP cold", ops, [[od, pm, at[j]] for j in range(U)], "fc",
-                                step, layer)
+                gm = tl.add_on(gpu_li, up.time_ns + down.time_ns, "MLP hot", cat["fc"], [o, pm],
+                               0.0, "decode", step, layer,
+                               {"neurons": n, "nbytes": up.nbytes + down.nbytes})
+            durs, args = self._gemv_ops(s, bm, 1, dimm_n[bm], B)
+            um = self._unit_events("MLP cold", durs, args, [[od, pm, at[j]] for j in range(U)],
+                                   "fc", step, layer)
             # 5. merge GPU + DIMM partial sums, reduce across DIMMs
-            gp2 = self._pcie("d2h", ctx.vec_bytes(h), [gm], "MLP partial", step, layer)
-            sm = tl.add("host", self.sync_ns, name="sync MLP", category="others",
-                        deps=[gp2, *um], token=step, layer=layer)
-            ar = self._ring(ctx.vec_bytes(h) * 2 * (U - 1) / U, [sm], "all-reduce", step, layer)
-            red = DimmOp("merge", vector_ops=B * h * 2)
-            out = self._unit_ops("merge + reduce", [red] * U, [[sm, ar[j]] for j in range(U)],
-                                 "others", step, layer)
-        x = self._pcie("h2d", ctx.vec_bytes(h), [tl.join(out)], "final hidden", step, -1)
+            gp2 = self._pcie("d2h", h_vec, [gm], "MLP partial", step, layer)
+            sm = self._host(self.sync_ns, "sync MLP", "others", [gp2, *um], step, layer)
+            ar = self._ring(h_ring, [sm], "all-reduce", step, layer)
+            out = self._unit_events("merge + reduce", red_ns, no_args,
+                                    [[sm, ar[j]] for j in range(U)], "others", step, layer)
+        x = self._pcie("h2d", h_vec, [tl.join(out)], "final hidden", step, -1)
         return lm_head_step(ctx, x, step)
 
 

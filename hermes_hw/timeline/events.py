@@ -99,16 +99,30 @@ class Timeline:
         args: dict | None = None,
     ) -> int:
         """Place an event of ``duration_ns`` on ``lane`` after ``deps``; returns its id."""
-        if duration_ns < 0:
-            raise ValueError(f"event {name!r} on {lane!r}: negative duration {duration_ns}")
         ci = _CAT_INDEX.get(category)
         if ci is None:
             raise ValueError(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
+        return self.add_on(self.lane_id(lane), duration_ns, name, ci, deps, not_before_ns,
+                           phase, token, layer, args)
+
+    def lane_id(self, lane: str) -> int:
+        """Index of ``lane`` in :attr:`lane_order` (the lane is created on first use)."""
         li = self._lane_ids.get(lane)
         if li is None:
             li = self._lane_ids[lane] = len(self.lane_order)
             self.lane_order.append(lane)
             self._lane_last.append(NO_EVENT)
+        return li
+
+    def add_on(self, li: int, duration_ns: float, name: str, ci: int, deps: Iterable[int] = (),
+               not_before_ns: float = 0.0, phase: Phase = "decode", token: int = -1,
+               layer: int = -1, args: dict | None = None) -> int:
+        """:meth:`add` with the lane and category already resolved (``li`` from
+        :meth:`lane_id`, ``ci`` from :func:`category_index`): the hot path of the builders.
+        ``args`` may be shared between events; nobody mutates it."""
+        if duration_ns < 0:
+            lane = self.lane_order[li]
+            raise ValueError(f"event {name!r} on {lane!r}: negative duration {duration_ns}")
         ends = self.ends
         start, pred = not_before_ns, NO_EVENT
         last = self._lane_last[li]
@@ -130,6 +144,41 @@ class Timeline:
         self.args.append(args)
         self._lane_last[li] = eid
         return eid
+
+    def add_group(self, lanes: Sequence[int], durations_ns: Sequence[float], name: str, ci: int,
+                  deps: Sequence[Sequence[int]], token: int, layer: int,
+                  args: Sequence[dict | None]) -> list[int]:
+        """One decode event per lane (``lanes[j]`` after ``deps[j]``, ``durations_ns[j]``,
+        ``args[j]``): the same as calling :meth:`add_on` for each ``j`` in order."""
+        if min(durations_ns, default=0.0) < 0:
+            j = min(range(len(durations_ns)), key=durations_ns.__getitem__)
+            lane = self.lane_order[lanes[j]]
+            raise ValueError(f"event {name!r} on {lane!r}: negative duration {durations_ns[j]}")
+        ends, lane_last, out = self.ends, self._lane_last, []
+        eid = len(ends)
+        for li, dur, dl in zip(lanes, durations_ns, deps, strict=True):
+            start, pred = 0.0, NO_EVENT
+            last = lane_last[li]
+            if last >= 0 and ends[last] > start:
+                start, pred = ends[last], last
+            for d in dl:
+                if d >= 0 and ends[d] > start:
+                    start, pred = ends[d], d
+            ends.append(start + dur)
+            self.starts.append(start)
+            self.preds.append(pred)
+            lane_last[li] = eid
+            out.append(eid)
+            eid += 1
+        n = len(out)
+        self.lane_idx.extend(lanes)
+        self.names.extend([name] * n)
+        self.cat_idx.extend([ci] * n)
+        self.phases.extend(["decode"] * n)
+        self.tokens.extend([token] * n)
+        self.layers.extend([layer] * n)
+        self.args.extend(args)
+        return out
 
     def join(self, deps: Sequence[int]) -> int:
         """The dependency among ``deps`` that ends last (NO_EVENT if none): a zero-cost join."""
@@ -186,6 +235,14 @@ class Timeline:
 
 
 _CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def category_index(category: Category) -> int:
+    """Index of ``category`` in :data:`CATEGORIES` (for :meth:`Timeline.add_on`)."""
+    ci = _CAT_INDEX.get(category)
+    if ci is None:
+        raise ValueError(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
+    return ci
 _LANE_GROUPS = ("host", "cpu", "gpu", "pcie", "dimm", "dimmlink", "nvlink")
 
 
