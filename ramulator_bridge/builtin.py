@@ -57,7 +57,7 @@ class BuiltinBackend:
     name = "builtin"
 
     def __init__(self, resolved: Any, cfg: Any, *, command_log: bool = False,
-                 record_completions: bool = False) -> None:
+                 record_completions: bool = False, reference_scheduling: bool = False) -> None:
         ffi, lib = engine()
         self._ffi, self._lib = ffi, lib
         c = ffi.new("hd_config *")
@@ -101,6 +101,7 @@ class BuiltinBackend:
         c.memory_clock_ratio = ms.clock_ratio
         c.command_log = int(command_log)
         c.record_completions = int(record_completions)
+        c.reference_scheduling = int(reference_scheduling)  # tests: uncached scheduler passes
         err = ffi.new("char[256]")
         sys = lib.hd_create(c, err, 256)
         if sys == ffi.NULL:

@@ -65,6 +65,8 @@ typedef struct {
     int32_t memory_clock_ratio;      /* memory cycles per frontend tick in replay */
     int32_t command_log;             /* 1: record every issued command */
     int32_t record_completions;      /* 1: record (tag, cycle) of every served read */
+    int32_t reference_scheduling;    /* 1: recompute every scheduler pass from scratch (no caches,
+                                        no bank index): the slow reference for tests */
 } hd_config;
 
 typedef struct {

@@ -32,9 +32,15 @@ void hd_req_refresh(hd_system *s, hd_req *r) {
     r->ready_local = hd_dev_req_ready(s, r);
 }
 
+/* Reference mode (tests): every cached ready time and pass is treated as stale. */
+static void forget_caches(hd_system *s) {
+    if (s->cfg.reference_scheduling) s->full_epoch = ++s->sched_epoch;
+}
+
 /* The scheduler's choice in `buf` at cycle clk, reusing the last pass while nothing changed. */
 static int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc, int64_t clk) {
-    if (sc->epoch >= c->changed_epoch) {
+    forget_caches(s);
+    if (sc->epoch >= c->changed_epoch && !s->cfg.reference_scheduling) {
         if (clk == sc->clk) return sc->best;
         if (sc->clk < sc->min_ready) { /* nothing was ready: the ready set is unchanged */
             if (clk < sc->min_ready) return sc->best;
@@ -50,7 +56,7 @@ static int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc
 static int64_t scan_min_ready(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc,
                               int64_t clk) {
     if (!buf->size) return HD_NEVER;
-    if (sc->epoch < c->changed_epoch) scan_best(s, c, buf, sc, clk);
+    if (sc->epoch < c->changed_epoch || s->cfg.reference_scheduling) scan_best(s, c, buf, sc, clk);
     return sc->min_ready;
 }
 
@@ -99,6 +105,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
         return 1;
     }
     r->epoch = ++s->sched_epoch;
+    c->changed_epoch = s->sched_epoch; /* its passes must be redone to see the new request */
     *hd_buf_at(b, b->size++) = *r;
     return 1;
 }
@@ -142,13 +149,16 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
     c->pend_count--;
 }
 
-static void set_write_mode(const hd_system *s, hd_ctrl *c) {
+/* Whether the write-mode hysteresis flips when evaluated with the current queue sizes.
+ * Evaluating it again right after is a no-op (the two conditions exclude each other). */
+static int write_mode_flips(const hd_system *s, const hd_ctrl *c) {
     double wmax = (double)c->writeq.max_size;
-    if (!c->write_mode) {
-        if (c->writeq.size > s->cfg.wr_high_watermark * wmax || c->readq.size == 0) c->write_mode = 1;
-    } else if (c->writeq.size < s->cfg.wr_low_watermark * wmax && c->readq.size != 0) {
-        c->write_mode = 0;
-    }
+    if (!c->write_mode) return c->writeq.size > s->cfg.wr_high_watermark * wmax || c->readq.size == 0;
+    return c->writeq.size < s->cfg.wr_low_watermark * wmax && c->readq.size != 0;
+}
+
+static void set_write_mode(const hd_system *s, hd_ctrl *c) {
+    if (write_mode_flips(s, c)) c->write_mode = !c->write_mode;
 }
 
 /* Ramulator2 Generic controller's choice of the request to serve this cycle. */
@@ -167,6 +177,7 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
         if (c->prioq.size) {
             buf = &c->prioq;
             idx = 0;
+            forget_caches(s);
             hd_req_validate(s, hd_buf_at(buf, 0));
             if (hd_req_ready(s, hd_buf_at(buf, 0)) > clk) return -1; /* blocks read/write queues */
             found = 1;
@@ -257,10 +268,14 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
 
 int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
     int64_t clk = s->clk;
+    /* Ramulator2 re-evaluates the write mode every cycle it reaches the read/write queues: a
+     * pending flip (queue sizes changed by an offer) must not be skipped over */
+    if (write_mode_flips(s, c)) return clk + 1;
     int64_t e = s->refresh->next_event(s, c);
     if (c->pend_count) e = hd_min64(e, c->pend[c->pend_head].depart);
     e = hd_min64(e, scan_min_ready(s, c, &c->activeq, &c->scan_active, clk));
     if (c->prioq.size) {
+        forget_caches(s);
         hd_req_validate(s, hd_buf_at(&c->prioq, 0));
         e = hd_min64(e, hd_req_ready(s, hd_buf_at(&c->prioq, 0)));
     } else {

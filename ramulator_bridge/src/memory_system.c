@@ -211,7 +211,8 @@ static void add_occupancy(hd_system *s, int64_t cycles) {
 }
 
 static void system_tick(hd_system *s) {
-    int known = s->next_evt_valid; /* per-controller next events computed just before */
+    /* per-controller next events computed just before (not trusted in reference mode) */
+    int known = s->next_evt_valid && !s->cfg.reference_scheduling;
     s->next_evt_valid = 0;
     s->clk++;
     hd_dev_tick(s);
@@ -234,6 +235,7 @@ static int64_t next_event(hd_system *s) {
     }
     /* a refresh ending changes bank states of every controller of its channel */
     s->next_evt_valid = s->n_future == 0;
+    if (s->cfg.reference_scheduling) return s->clk + 1; /* reference: every cycle is ticked */
     return hd_max64(e, s->clk + 1);
 }
 

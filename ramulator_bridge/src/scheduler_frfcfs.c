@@ -15,7 +15,7 @@ static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out)
      * skipped. That pays only when classes are few (streams): with scattered traffic the test
      * mispredicts, so after a pass that met many classes the next 64 passes are plain. */
     uint64_t seen[HD_MAX_CMDS] = {0};
-    int skip = buf->arrival_ordered && buf->full_passes == 0;
+    int skip = buf->arrival_ordered && buf->full_passes == 0 && !s->cfg.reference_scheduling;
     int classes = 0;
     for (int i = 0; i < buf->size; i++) {
         hd_req *r = hd_buf_at(buf, i);
@@ -32,7 +32,9 @@ static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out)
         uint64_t age = ((uint64_t)r->arrive << IDX_BITS) | (uint64_t)i;
         uint64_t key = ((uint64_t)(t > clk) << 63) | age;
         best_key = key < best_key ? key : best_key;
-        unsigned __int128 mkey = ((unsigned __int128)(uint64_t)t << 64) | age;
+        /* ready times are >= -1 (-1: never constrained); clamped to 0 so they order as
+         * unsigned (a ready time <= clk means "now" wherever min_ready is used) */
+        unsigned __int128 mkey = ((unsigned __int128)(uint64_t)hd_max64(t, 0) << 64) | age;
         min_key = mkey < min_key ? mkey : min_key;
     }
     if (skip)
