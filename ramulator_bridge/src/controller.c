@@ -10,15 +10,29 @@ static int is_closing(int cmd) {
            cmd == HD_CMD_WRA;
 }
 
-/* Order-keeping removal: shifts the shorter side of the ring. */
+/* Order-keeping removal: shifts the shorter side of the ring (and of the index's meta ring). */
 static void buf_remove(hd_buffer *b, int idx) {
+    hd_meta *m = b->meta;
+    if (m) hd_bidx_removing(b, idx);
     if (idx < b->size / 2) {
-        for (int i = idx; i > 0; i--) *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
+        for (int i = idx; i > 0; i--) {
+            *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
+            if (m) m[(b->head + i) & b->mask] = m[(b->head + i - 1) & b->mask];
+        }
         b->head = (b->head + 1) & b->mask;
     } else {
-        for (int i = idx; i < b->size - 1; i++) *hd_buf_at(b, i) = *hd_buf_at(b, i + 1);
+        for (int i = idx; i < b->size - 1; i++) {
+            *hd_buf_at(b, i) = *hd_buf_at(b, i + 1);
+            if (m) m[(b->head + i) & b->mask] = m[(b->head + i + 1) & b->mask];
+        }
     }
     b->size--;
+}
+
+/* Appends to a read or write queue (room checked by the caller). */
+static void queue_append(hd_system *s, hd_buffer *b, const hd_req *r) {
+    *hd_buf_at(b, b->size++) = *r;
+    if (b->meta) hd_bidx_pushed(s, b);
 }
 
 static int buf_push(hd_buffer *b, const hd_req *r) {
@@ -100,13 +114,13 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     if (s->scheduler->add && sc->epoch == s->sched_epoch) {
         /* the device did not change: update this buffer's pass instead of redoing it */
         r->epoch = s->sched_epoch;
-        *hd_buf_at(b, b->size++) = *r;
+        queue_append(s, b, r);
         s->scheduler->add(s, b, b->size - 1, sc);
         return 1;
     }
     r->epoch = ++s->sched_epoch;
     c->changed_epoch = s->sched_epoch; /* its passes must be redone to see the new request */
-    *hd_buf_at(b, b->size++) = *r;
+    queue_append(s, b, r);
     return 1;
 }
 

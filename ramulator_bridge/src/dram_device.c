@@ -201,7 +201,7 @@ void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
     if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA)
         s->bank_epoch[hd_bank_index(s, vec[0], vec[1], vec[2], vec[3])] = ep; /* state change */
     else if (vec[2] < 0 || vec[3] < 0)
-        s->full_epoch = ep; /* rank-wide or same-bank commands change many banks */
+        s->full_epoch = s->state_epoch = ep; /* rank-wide or same-bank commands: many banks */
     switch (cmd) {
     case HD_CMD_ACT: {
         int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
@@ -238,7 +238,7 @@ void hd_dev_tick(hd_system *s) {
     for (int i = s->n_future - 1; i >= 0; i--) {
         hd_future *f = &s->future[i];
         if (f->cycle != s->clk) continue;
-        s->full_epoch = ++s->sched_epoch;
+        s->full_epoch = s->state_epoch = ++s->sched_epoch; /* its banks leave Refreshing */
         for (int k = 0; k < s->n_ctrl; k++)
             if (s->ctrl[k].channel == f->channel) s->ctrl[k].changed_epoch = s->sched_epoch;
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,

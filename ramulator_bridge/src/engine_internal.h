@@ -39,13 +39,41 @@ typedef struct {
     int64_t min_ready;  /* earliest ready time in the buffer (HD_NEVER if empty) */
 } hd_scan;
 
+#define HD_NO_SEQ UINT64_MAX
+
+/* What the bank index keeps of each entry of an indexed buffer, parallel to its ring. */
+typedef struct {
+    uint64_t seq;                 /* arrival sequence number in the buffer (increasing) */
+    int32_t row, bank;            /* row and local bank of the request */
+} hd_meta;
+
+/* One bank's view of an indexed buffer (bank_index.c). A bank's requests that need the same
+ * command share one ready time, so only the oldest of each such class can be chosen by FR-FCFS
+ * (and only it can set the earliest ready time). With a row open there are two classes (row
+ * hits: the final command; others: PRE), with none one (ACT): at most two candidates a bank.
+ * Invariant: while epoch != 0 and no state change of the bank (s->bank_epoch[node]) or of many
+ * banks (s->state_epoch) came after epoch, seq/cmd are the candidates of the bank's current
+ * requests and state (pushes keep them current, removing a candidate zeroes epoch). */
+typedef struct {
+    uint64_t epoch;
+    uint64_t seq[2];              /* [0]: oldest row hit, [1]: oldest other; HD_NO_SEQ: none */
+    int32_t cmd[2];               /* the command each candidate needs now */
+    int32_t count;                /* requests of this bank in the buffer */
+    int64_t node;                 /* flat bank id (bank_state, open_row, bank_epoch) */
+    const int64_t *rd_bank, *rd_bg, *rd_rank, *rd_ch;  /* its ready-time rows, [cmd] */
+} hd_bank_slot;
+
 /* A request buffer: a ring (removing the oldest is O(1)); logical index 0 is the oldest entry. */
 typedef struct {
     hd_req *items;
     int head, size, mask;         /* ring: entry i is items[(head + i) & mask] */
     int max_size;                 /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
-    int arrival_ordered;          /* entries are in arrival order (read/write queues) */
-    int full_passes;              /* scheduler passes left before it tries class skipping */
+    /* bank index (read/write queues of a controller with at most 64 banks; else NULL) */
+    hd_meta *meta;                /* meta[(head + i) & mask] describes entry i */
+    hd_bank_slot *slots;          /* per local bank */
+    uint64_t nonempty;            /* bit b: local bank b has requests here */
+    uint64_t next_seq;
+    int32_t final_cmd;            /* the final command of every request here (RD or WR) */
 } hd_buffer;
 
 static inline hd_req *hd_buf_at(const hd_buffer *b, int i) { return &b->items[(b->head + i) & b->mask]; }
@@ -124,6 +152,8 @@ struct hd_system {
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
     int next_evt_valid;         /* ctrl->next_evt are current (nothing changed since) */
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */
+    uint64_t state_epoch;       /* last state change of many banks at once (rank-wide commands,
+                                   refresh end) */
     uint64_t *bank_epoch;       /* per bank: epoch of its last state change */
     uint64_t *bank_cmd_epoch;   /* per bank and command: epoch of its last timing change */
     int64_t neutral_row[HD_MAX_CMDS];  /* all -1: the bank-group row of wildcard requests */
@@ -170,6 +200,19 @@ int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec
 void hd_ctrl_tick(hd_system *s, hd_ctrl *c);
 int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c);
 int hd_ctrl_idle(const hd_ctrl *c);
+
+/* bank_index.c */
+int hd_bidx_init(const hd_system *s, const hd_ctrl *c, hd_buffer *b, int final_cmd);
+void hd_bidx_free(hd_buffer *b);
+void hd_bidx_pushed(hd_system *s, hd_buffer *b);
+void hd_bidx_removing(hd_buffer *b, int idx);
+void hd_bidx_refresh_slot(hd_system *s, const hd_buffer *b, hd_bank_slot *slot);
+int hd_bidx_index_of(const hd_buffer *b, uint64_t seq);
+
+/* Whether a bank slot's candidates must be found again (see hd_bank_slot). */
+static inline int hd_bidx_stale(const hd_system *s, const hd_bank_slot *slot) {
+    return slot->epoch < s->state_epoch || s->bank_epoch[slot->node] > slot->epoch;
+}
 
 /* registry.c */
 const hd_scheduler_impl *hd_scheduler_impl_get(int id);

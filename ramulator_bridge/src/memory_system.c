@@ -100,6 +100,7 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     s->bank_cmd_epoch = calloc((size_t)nb * HD_MAX_CMDS, sizeof(uint64_t));
     for (int k = 0; k < HD_MAX_CMDS; k++) s->neutral_row[k] = -1;
     s->sched_epoch = 1;
+    s->state_epoch = 1; /* bank slots start stale (epoch 0) */
     s->cap_future = (int)(s->level_nodes[1] * (c->banks + 1) + 16);
     s->future = malloc((size_t)s->cap_future * sizeof(hd_future));
 
@@ -119,10 +120,13 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
             int cap = 1;
             while (cap < maxes[i] + 1) cap <<= 1;
             bufs[i]->max_size = maxes[i];
-            bufs[i]->arrival_ordered = bufs[i] == &q->readq || bufs[i] == &q->writeq;
             bufs[i]->mask = cap - 1;
             bufs[i]->items = malloc(sizeof(hd_req) * (size_t)cap);
+            if (!bufs[i]->items) FAIL("out of memory");
         }
+        if (!c->reference_scheduling && (!hd_bidx_init(s, q, &q->readq, HD_CMD_RD) ||
+                                         !hd_bidx_init(s, q, &q->writeq, HD_CMD_WR)))
+            FAIL("out of memory");
         q->pend_cap = 256;
         q->pend = malloc(sizeof(hd_pending) * (size_t)q->pend_cap);
         s->refresh->init(s, q);
@@ -156,6 +160,8 @@ void hd_destroy(hd_system *s) {
     if (s->ctrl) {
         for (int k = 0; k < s->n_ctrl; k++) {
             hd_ctrl *q = &s->ctrl[k];
+            hd_bidx_free(&q->readq);
+            hd_bidx_free(&q->writeq);
             free(q->readq.items);
             free(q->writeq.items);
             free(q->activeq.items);

@@ -1,50 +1,74 @@
 /* scheduler_frfcfs.c: "FRFCFS" as in Ramulator2 v2.0a: requests whose next command is ready this
  * cycle first, then the earliest arrival (then buffer order). Ready-first, not row-hit-first.
  *
- * The pass is branch-free: each request becomes an ordering key (not-ready flag, arrival, index),
- * and the earliest ready time is kept with the same (arrival, index) tie-break. */
+ * A pass turns each request into an ordering key (not-ready flag, age) and keeps the minimum,
+ * and the earliest ready time with the same age tie-break. Read and write queues with a bank
+ * index (bank_index.c) are passed over per bank: only the oldest request of each (bank, command)
+ * class can win or set the earliest ready time, as the others of its class share its ready time
+ * and are younger. Other buffers get the plain pass over every request. */
 #include "engine_internal.h"
 
 #define IDX_BITS 12 /* buffers hold at most 4095 requests (checked in hd_create) */
 
-static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
-    uint64_t best_key = UINT64_MAX;
-    unsigned __int128 min_key = ~(unsigned __int128)0;
-    /* In an arrival-ordered buffer, requests of one bank needing the same command share one
-     * ready time, so only the oldest of such a class can be chosen and the others can be
-     * skipped. That pays only when classes are few (streams): with scattered traffic the test
-     * mispredicts, so after a pass that met many classes the next 64 passes are plain. */
-    uint64_t seen[HD_MAX_CMDS] = {0};
-    int skip = buf->arrival_ordered && buf->full_passes == 0 && !s->cfg.reference_scheduling;
-    int classes = 0;
+typedef struct {
+    uint64_t best_key;            /* (not ready at clk) << 63 | age */
+    unsigned __int128 min_key;    /* max(ready, 0) << 64 | age */
+} pass_min;
+
+/* Ready times are >= -1 (-1: never constrained); clamped to 0 so they order as unsigned (a ready
+ * time <= clk means "now" wherever min_ready is used). age < 2^63 orders requests by arrival. */
+static inline void pass_offer(pass_min *p, int64_t t, int64_t clk, uint64_t age) {
+    uint64_t key = ((uint64_t)(t > clk) << 63) | age;
+    p->best_key = key < p->best_key ? key : p->best_key;
+    unsigned __int128 mkey = ((unsigned __int128)(uint64_t)hd_max64(t, 0) << 64) | age;
+    p->min_key = mkey < p->min_key ? mkey : p->min_key;
+}
+
+static void plain_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
+    pass_min p = {UINT64_MAX, ~(unsigned __int128)0};
     for (int i = 0; i < buf->size; i++) {
         hd_req *r = hd_buf_at(buf, i);
         hd_req_validate(s, r);
-        if (skip) {
-            if (r->local_bank >= 0) {
-                uint64_t bit = 1ull << r->local_bank;
-                if (seen[r->cmd] & bit) continue;
-                seen[r->cmd] |= bit;
-            }
-            classes++;
-        }
-        int64_t t = hd_req_ready(s, r);
-        uint64_t age = ((uint64_t)r->arrive << IDX_BITS) | (uint64_t)i;
-        uint64_t key = ((uint64_t)(t > clk) << 63) | age;
-        best_key = key < best_key ? key : best_key;
-        /* ready times are >= -1 (-1: never constrained); clamped to 0 so they order as
-         * unsigned (a ready time <= clk means "now" wherever min_ready is used) */
-        unsigned __int128 mkey = ((unsigned __int128)(uint64_t)hd_max64(t, 0) << 64) | age;
-        min_key = mkey < min_key ? mkey : min_key;
+        pass_offer(&p, hd_req_ready(s, r), clk, ((uint64_t)r->arrive << IDX_BITS) | (uint64_t)i);
     }
-    if (skip)
-        buf->full_passes = classes * 4 > buf->size ? 64 : 0;
-    else if (buf->full_passes > 0)
-        buf->full_passes--;
-    int empty = buf->size == 0;
-    out->best = empty ? -1 : (int)(best_key & ((1u << IDX_BITS) - 1));
-    out->best_at_min = empty ? -1 : (int)((uint64_t)min_key & ((1u << IDX_BITS) - 1));
-    out->min_ready = empty ? HD_NEVER : (int64_t)(uint64_t)(min_key >> 64);
+    out->best = (int)(p.best_key & ((1u << IDX_BITS) - 1));
+    out->best_at_min = (int)((uint64_t)p.min_key & ((1u << IDX_BITS) - 1));
+    out->min_ready = (int64_t)(uint64_t)(p.min_key >> 64);
+}
+
+/* Ready time of a bank's candidate k (the same as hd_req_ready of that request). */
+static inline int64_t slot_ready(const hd_bank_slot *slot, int k) {
+    int cmd = slot->cmd[k];
+    int64_t t = hd_max64(slot->rd_bank[cmd], slot->rd_bg[cmd]);
+    return hd_max64(t, hd_max64(slot->rd_rank[cmd], slot->rd_ch[cmd]));
+}
+
+/* The pass over the bank index: ages are the index's arrival sequence numbers. */
+static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
+    pass_min p = {UINT64_MAX, ~(unsigned __int128)0};
+    for (uint64_t m = buf->nonempty; m; m &= m - 1) {
+        hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
+        if (hd_bidx_stale(s, slot)) hd_bidx_refresh_slot(s, buf, slot);
+        for (int k = 0; k < 2; k++)
+            if (slot->seq[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->seq[k]);
+    }
+    out->best = hd_bidx_index_of(buf, p.best_key & ~(1ull << 63));
+    out->best_at_min = hd_bidx_index_of(buf, (uint64_t)p.min_key);
+    out->min_ready = (int64_t)(uint64_t)(p.min_key >> 64);
+    /* the controller reads the chosen requests' cached commands */
+    hd_req_validate(s, hd_buf_at(buf, out->best));
+    hd_req_validate(s, hd_buf_at(buf, out->best_at_min));
+}
+
+static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
+    if (buf->size == 0) {
+        out->best = out->best_at_min = -1;
+        out->min_ready = HD_NEVER;
+    } else if (buf->meta) {
+        indexed_pass(s, buf, clk, out);
+    } else {
+        plain_pass(s, buf, clk, out);
+    }
 }
 
 /* A new request is the youngest: it only wins if it is ready and the current choice is not. */
