@@ -6,7 +6,9 @@ decode token and fills ``workload.report`` (a :class:`WorkloadReport`) as it goe
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,6 +144,37 @@ class WorkloadReport:
         }
 
 
+PREFILL_MEMO_ENTRIES = 2
+"""Prompt statistics kept in memory (a run's placement-feedback and final passes share one)."""
+_PREFILL_MEMO: OrderedDict[tuple, tuple] = OrderedDict()
+_PREFILL_LOCK = threading.Lock()
+
+
+def prefill_statistics(trace: ActivationTrace) -> tuple[np.ndarray, np.ndarray]:
+    """(per-neuron firing frequency over the prompt (float32), top-2 partner table) of a trace.
+
+    Memoised per trace data in this process (a shorter view of the same trace with the same
+    prompt hits), returned read-only."""
+    root = trace.bits if trace.bits.base is None else trace.bits.base
+    key = (id(root), id(trace.partner_candidates), trace.prompt_tokens, trace.bits.shape[1])
+    with _PREFILL_LOCK:
+        hit = _PREFILL_MEMO.get(key)
+        if hit is not None and hit[0] is root:
+            _PREFILL_MEMO.move_to_end(key)
+            return hit[2], hit[3]
+    prefill_freq = (trace.counts(0, trace.prompt_tokens) / trace.prompt_tokens
+                    ).astype(np.float32)
+    partners = build_correlation_table(trace, range(trace.prompt_tokens))
+    prefill_freq.flags.writeable = False
+    partners.flags.writeable = False
+    with _PREFILL_LOCK:
+        # the trace objects are kept so their ids cannot be reused while the entry lives
+        _PREFILL_MEMO[key] = (root, trace.partner_candidates, prefill_freq, partners)
+        while len(_PREFILL_MEMO) > PREFILL_MEMO_ENTRIES:
+            _PREFILL_MEMO.popitem(last=False)
+    return prefill_freq, partners
+
+
 class Workload:
     def __init__(self, model: ModelSpec, options: WorkloadOptions | None = None,
                  trace: ActivationTrace | None = None) -> None:
@@ -173,10 +206,7 @@ class Workload:
 
         # prefill: frequencies, correlation table, predictor state
         t1 = time.perf_counter()
-        prompt = range(trace.prompt_tokens)
-        prefill_freq = (trace.counts(0, trace.prompt_tokens) / trace.prompt_tokens
-                        ).astype(np.float32)
-        partners = build_correlation_table(trace, prompt)
+        prefill_freq, partners = prefill_statistics(trace)
         predictor = make_predictor(o.predictor, **o.predictor_options)
         predictor.start(PredictorContext(trace, prefill_freq, partners, valid))
         counter = None
