@@ -1,17 +1,22 @@
 """Fast mode: an analytical per-op model whose coefficients are fitted to cycle-level runs.
 
-Per read op (``L`` lines in ``s`` segments, ``W`` write lines posted since the previous read op,
-compute ``c`` DRAM cycles), its time on the NDP's critical path is
+Two models share the fit (docs/ndp.md, "Fast mode"):
 
-    duration = max(c + lat, a + b * L + g * s + w * W)
+* the op-level pipeline (:func:`pipeline_durations`, fast model v3) that ``hermes replay
+  --fast`` runs: consume and DRAM frontiers carried from op to op, buffer-bounded prefetch, no
+  prefetch across posted writes; per read op a latency floor (closed-bank read latency, plus a
+  precharge where a head bank had another row open, write turnaround after posted writes, write
+  recovery where a head bank was written at another row, tRC per further row one head bank
+  opens) and a DRAM time ``b L + g s + h A`` (``A``: banks the op's head activates, from the
+  segments' addresses and the address mapper, :mod:`hermes_hw.ndp.rowstate`). Parameters start
+  at their DRAM-timing values and are fitted (Levenberg-Marquardt, then a coordinate polish)
+  to per-layer and per-op times of a cycle-level replay of ``CALIBRATION_LAYERS`` layers of the
+  same trace configuration on DIMMs 0 and n/2;
+* v1's additive per-op model ``max(c + lat, a + b L + g s + w W)`` per op class, fitted by
+  least squares on DIMM 0's ops (``classes``), which the timeline's adapter
+  (:mod:`hermes_hw.systems.dimm_fast`) uses.
 
-(``lat``: pipeline fill; ``a + b L + g s + w W``: DRAM time of a bandwidth-bound op, with ``b``
-the streaming cycles per line, ``g`` the cost of starting a segment (row misses), ``w`` the
-write traffic). Compute-only ops take exactly their compute time, writes are posted (0). The
-coefficients are fitted per op class (weights ``gemv`` / KV ``attn`` / transfers) by least
-squares on the ops of a cycle-level replay of a sample of the same trace configuration
-(``CALIBRATION_LAYERS`` layers of the first token on DIMM 0), and cached on disk by the hash of
-(system config, model, batch, fast-model version).
+Both are cached on disk by the hash of (system config, model, batch, fast-model version).
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hermes_hw.dram.config import parse_config
 from hermes_hw.dram.resolve import resolve
+from hermes_hw.layout.base import SEGMENT_DTYPE
 from hermes_hw.lowering.ops import OP_KIND_ID, READ_OPS, WRITE_OPS
 from hermes_hw.lowering.trace import TraceDir
-from hermes_hw.ndp.config import parse_system
+from hermes_hw.ndp.rowstate import BankMap, row_features
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 2
+FAST_MODEL_VERSION = 3
 CALIBRATION_LAYERS = 12
+#: weight of the per-op errors (relative to the layer time) next to the per-layer errors
+OP_WEIGHT = 1.0
 K = OP_KIND_ID
 CLASSES = {"gemv": (K["gemv"],), "attn": (K["attn_score"], K["attn_value"]),
            "transfer": (K["promote_read"], K["remap_out"])}
@@ -162,15 +171,25 @@ def durations(ops: np.ndarray, compute_cycles: np.ndarray, coef: dict,
     return dur, np.where(is_r, mem, 0.0)
 
 
-# -- the pipeline model (FAST_MODEL_VERSION 2) ----------------------------------------------
-#: per op class: streaming DRAM cycles per 64 B line, extra cycles per segment, first-data latency
-PIPELINE_PARAMS = ("b", "g", "lat")
+# -- the pipeline model (FAST_MODEL_VERSION 3) ----------------------------------------------
+#: per op class: streaming DRAM cycles per 64 B line, extra cycles per segment, first-data
+#: latency from closed banks, DRAM cycles per bank the op's head activates
+PIPELINE_PARAMS = ("b", "g", "lat", "h")
+#: global latency terms: "row" lat (precharge first: a head bank had another row open), rc
+#: (per further row one head bank opens after its first: ACT to ACT of a bank),
+#: "write" b (DRAM cycles per posted write line), lat (write-to-read turnaround when writes
+#: were posted since the previous read op), conf (write recovery + precharge when a head bank
+#: was last written at another row)
+GLOBAL_PARAMS = (("row", "lat"), ("row", "rc"), ("write", "b"), ("write", "lat"),
+                 ("write", "conf"))
 _CLASS_ID = {name: k for k, name in enumerate(CLASSES)}
 
 
-def _op_table(ops: np.ndarray, comp: np.ndarray) -> list[tuple]:
-    """(kind code, class id, lines, segments, compute cycles) per op as plain Python values:
-    kind code 0 = compute only, 1 = read op, 2 = posted writes."""
+def _op_table(ops: np.ndarray, comp: np.ndarray, rows: np.ndarray | None = None) -> list[tuple]:
+    """(kind code, class id, lines, segments, compute cycles, head activations, head
+    conflicts, write conflict, further rows of the busiest head bank) per op as plain Python
+    values: kind code 0 = compute only, 1 = read op, 2 = posted writes; ``rows``:
+    :func:`hermes_hw.ndp.rowstate.row_features` (zeros if None)."""
     kind = ops["kind"]
     lines = ops["lines"].astype(np.int64)
     code = np.where(np.isin(kind, _WRITE_IDS) & (lines > 0), 2,
@@ -178,30 +197,42 @@ def _op_table(ops: np.ndarray, comp: np.ndarray) -> list[tuple]:
     cls = np.zeros(len(ops), np.int64)
     for name, kinds in CLASSES.items():
         cls[np.isin(kind, kinds)] = _CLASS_ID[name]
+    rows = np.zeros((len(ops), 4)) if rows is None else rows
     return list(zip(code.tolist(), cls.tolist(), lines.tolist(),
-                    ops["seg_count"].astype(np.int64).tolist(), comp.tolist(), strict=True))
+                    ops["seg_count"].astype(np.int64).tolist(), comp.tolist(),
+                    rows[:, 0].tolist(), rows[:, 1].tolist(), rows[:, 2].tolist(),
+                    np.maximum(rows[:, 3] - 1, 0).tolist(), strict=True))
 
 
-def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int) -> np.ndarray:
+def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
+                       mem_out: np.ndarray | None = None) -> np.ndarray:
     """Per-op critical-path durations (DRAM cycles) of the op-level pipeline model.
 
     The same pipeline as the cycle-level replay, with the DRAM as a server of fitted rate:
     state = consume frontier ``F`` (previous op done), DRAM frontier ``D`` (every line issued
     so far delivered), the time ``Wt`` the last writes were posted (no read issues before it)
     and the consume history (to know when line ``x - N`` was consumed, i.e. when the buffer
-    had room for line ``x``). A read op of ``L`` lines in ``s`` segments with compute ``c``:
-    its first line issues at ``i0 = max(Wt, consumed(x0 - N))``, the DRAM delivers its lines
-    from ``max(D, i0 + lat)`` taking ``b L + g s``; with ``L <= N`` the last line cannot issue
+    had room for line ``x``). A read op of ``L`` lines in ``s`` segments with compute ``c``
+    whose head activates ``A`` banks: its first line issues at ``i0 = max(Wt, consumed(x0 -
+    N))``, the DRAM delivers its lines from ``max(D, i0 + latency)`` taking ``b L + g s + h
+    A``, where latency = ``lat`` (closed bank) + ``row.lat`` if a head bank had another row
+    open + ``write.lat`` if writes were posted since the previous read op + ``write.conf`` if
+    a head bank was last written at another row. With ``L <= N`` the last line cannot issue
     before ``consumed(x0 + L - 1 - N)``, with ``L > N`` the last ``L - N`` lines stream only
-    after the op starts consuming (``F + lat + (b L + g s)(L - N)/L``). It ends at
-    ``max(F + c, d_first + c, d_last + c/L)``.
-    Lines of a later op prefetched while this one is compute-bound come out of ``D``. Writes
-    occupy the DRAM ``b_w`` cycles per line from their posting time ``F``.
+    after the op starts consuming (``F + latency + mem (L - N)/L``). It ends at
+    ``max(F + c, d_first + c, d_last + c/L)``. Lines of a later op prefetched while this one
+    is compute-bound come out of ``D``. Writes occupy the DRAM ``write.b`` cycles per line
+    from their posting time ``F``. ``mem_out`` (optional) receives each op's DRAM time.
     """
-    cp = [[params[name][k] for k in PIPELINE_PARAMS] for name in CLASSES]
+    cp = [[float(params[name].get(k, 0.0)) for k in PIPELINE_PARAMS] for name in CLASSES]
     bw = params["write"]["b"]
+    w_lat = float(params["write"].get("lat", 0.0))
+    w_conf = float(params["write"].get("conf", 0.0))
+    r_lat = float(params.get("row", {}).get("lat", 0.0))
+    rc = float(params.get("row", {}).get("rc", 0.0))
     N = buffer_lines
     F = D = Wt = 0.0
+    wrote = False                 # writes posted since the previous read op
     pos = 0                       # lines consumed by the ops so far (cumulative)
     h_pos: list[int] = [0]        # consume history: (line position, time) points, increasing
     h_t: list[float] = [0.0]
@@ -219,7 +250,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int) -> n
         t0, t1 = h_t[k - 1], h_t[k]
         return t0 + (t1 - t0) * (x - p0) / (p1 - p0) if p1 > p0 else t1
 
-    for i, (code, cls, L, s, c) in enumerate(table):
+    for i, (code, cls, L, s, c, acts, conf, wconf, chain) in enumerate(table):
         if code == 0:
             F += c
             out[i] = c
@@ -227,10 +258,22 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int) -> n
         if code == 2:
             Wt = F
             D = max(D, F) + bw * L
+            wrote = True
             continue
-        b, g, lat = cp[cls]
+        b, g, lat, h = cp[cls]
+        if conf:
+            lat += r_lat
+        if wrote:
+            lat += w_lat
+            wrote = False
+        if wconf:
+            lat += w_conf
+        if chain:
+            lat += rc * chain
         i0 = max(Wt, consumed(pos - N))
-        mem = b * L + g * s
+        mem = b * L + g * s + h * acts
+        if mem_out is not None:
+            mem_out[i] = mem
         start = max(D, i0 + lat)
         d_first = start + mem / L
         d_last = start + mem
@@ -259,18 +302,45 @@ def _layer_times(table: list[tuple], layer_of: np.ndarray, dur: np.ndarray) -> n
     return np.add.reduceat(dur, np.concatenate([[0], cut])) if len(dur) else dur
 
 
+def dram_start(resolved) -> dict:
+    """Physical starting values of the latency / activation terms (DRAM cycles) from the
+    resolved DRAM timings: a read from a closed bank tRCD + tCL + tBL, activations at the
+    tFAW rate (4 per tFAW per rank, ranks in parallel), a precharge tRP first where another row
+    is open, tRC per further row a bank opens, write-to-read turnaround tCWL + tBL + tWTR_L
+    after posted writes, write recovery tWR + tRP where a written bank must switch rows; the
+    streaming rate of the data paths, tBL per 64 B line per rank in NDP mode (ranks in
+    parallel), per channel in host mode."""
+    t = resolved.timings
+    ranks = int(resolved.org["rank"]) * int(resolved.org["channel"])
+    paths = ranks if resolved.access_mode == "ndp" else int(resolved.org["channel"])
+    return {"b": float(t["nBL"]) / paths,
+            "lat": float(t["nRCD"] + t["nCL"] + t["nBL"]),
+            "h": float(t["nFAW"]) / (4.0 * ranks),
+            "row_lat": float(t["nRP"]), "row_rc": float(t["nRC"]),
+            "write_lat": float(t["nCWL"] + t["nBL"] + t.get("nWTRL", t.get("nWTR", 0))),
+            "write_conf": float(t.get("nWR", 0) + t["nRP"])}
+
+
 def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
-                 start: dict | None = None) -> dict:
+                 start: dict | None = None, physical: dict | None = None) -> dict:
     """Fit the pipeline parameters to cycle-level per-layer times.
 
     ``samples``: (op table, layer id per op, cycle-level per-op durations) per calibration
     DIMM. Start from ``start`` (per class ``b``/``g``: the additive fit's streaming rate and
-    segment cost), then coordinate search (multiplicative steps) minimising the mean + max
-    relative per-layer error plus the per-op error (relative to the layer time)."""
-    params = {name: {"b": max(float((start or {}).get(name, {}).get("b", 1.1)), 0.05),
-                     "g": float((start or {}).get(name, {}).get("g", 0.0)), "lat": 40.0}
+    segment cost) and ``physical`` (:func:`dram_start`: latencies and activation rate from the
+    DRAM timings), then coordinate search (multiplicative steps) minimising the mean + max
+    relative per-layer error plus the per-op error (relative to the layer time). The streaming
+    rate starts no faster than the data paths allow (``physical["b"]``)."""
+    ph = physical or {}
+    params = {name: {"b": max(float((start or {}).get(name, {}).get("b", 1.1)),
+                              ph.get("b", 0.05)),
+                     "g": float((start or {}).get(name, {}).get("g", 0.0)),
+                     "lat": ph.get("lat", 40.0), "h": ph.get("h", 0.0)}
               for name in CLASSES}
-    params["write"] = {"b": 1.0}
+    params["write"] = {"b": 1.0, "lat": ph.get("write_lat", 0.0),
+                       "conf": ph.get("write_conf", 0.0)}
+    params["row"] = {"lat": ph.get("row_lat", 0.0), "rc": ph.get("row_rc", 0.0)}
+    b_floor = ph.get("b", 0.0)
     prepared = []
     for table, layer_of, want_ops in samples:
         cut = np.concatenate([[0], np.flatnonzero(np.diff(layer_of)) + 1])
@@ -287,16 +357,36 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
             op_errs.append(np.add.reduceat(np.abs(dur - want_ops) / np.maximum(layer_t, 1e-9),
                                            cut))
         e = np.concatenate(errs)
-        return float(e.mean() + 0.5 * e.max() + 0.5 * np.concatenate(op_errs).mean())
+        return float(e.mean() + 0.5 * e.max() + 0.5 * OP_WEIGHT * np.concatenate(op_errs).mean())
 
+    keys = [(n, k) for n in CLASSES for k in PIPELINE_PARAMS] + list(GLOBAL_PARAMS)
+    lo = np.array([b_floor if k == "b" and n in CLASSES else 0.0 for n, k in keys])
+
+    def put(x: np.ndarray) -> dict:
+        for (n, k), v in zip(keys, x, strict=True):
+            params[n][k] = float(v)
+        return params
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        p = put(x)
+        out = []
+        for table, cut, want, want_ops, layer_t in prepared:
+            dur = pipeline_durations(table, p, buffer_lines)
+            out.append(np.add.reduceat(dur, cut) / np.maximum(want, 1e-9) - 1.0)
+            out.append(OP_WEIGHT * (dur - want_ops) / np.maximum(layer_t, 1e-9))
+        return np.concatenate(out)
+
+    put(_least_squares(resid, np.array([params[n][k] for n, k in keys]), lo))
     best = loss(params)
-    keys = [(n, k) for n in CLASSES for k in PIPELINE_PARAMS] + [("write", "b")]
     for r in range(rounds):
         improved = False
-        steps = (0.5, 0.8, 0.93, 1.07, 1.25, 2.0) if r < rounds // 2 else (0.9, 0.97, 1.03, 1.1)
+        steps = (0.5, 0.8, 0.93, 1.07, 1.25, 2.0) if r < rounds // 2 else \
+            (0.9, 0.97, 0.99, 1.01, 1.03, 1.1)
         for n, k in keys:
             base = params[n][k]
             cand = [base * f for f in steps] + ([5.0] if base == 0 else [0.0])
+            if k == "b" and n in CLASSES:  # no class streams faster than the data paths
+                cand = [max(v, b_floor) for v in cand]
             for v in cand:
                 params[n][k] = v
                 val = loss(params)
@@ -307,6 +397,45 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
             break
     params["loss"] = best
     return params
+
+
+def _least_squares(resid, x0: np.ndarray, lo: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Levenberg-Marquardt on ``resid(x)`` with the lower bounds ``lo`` (forward-difference
+    Jacobian; steps projected onto the bounds)."""
+    x = np.maximum(x0.astype(float), lo)
+    r = resid(x)
+    cost = float(r @ r)
+    lam = 1e-2
+    for _ in range(iters):
+        J = np.empty((len(r), len(x)))
+        for k in range(len(x)):
+            h = max(1e-4 * abs(x[k]), 1e-3)
+            xk = x.copy()
+            xk[k] += h
+            J[:, k] = (resid(xk) - r) / h
+        A = J.T @ J
+        gvec = J.T @ r
+        improved = False
+        for _ in range(8):
+            D = np.diag(np.diag(A)) * lam + np.eye(len(x)) * 1e-9
+            try:
+                step = np.linalg.solve(A + D, -gvec)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            xn = np.maximum(x + step, lo)
+            rn = resid(xn)
+            cn = float(rn @ rn)
+            if cn < cost:
+                x, r, improved = xn, rn, True
+                rel = (cost - cn) / max(cost, 1e-30)
+                cost = cn
+                lam = max(lam / 3, 1e-7)
+                break
+            lam *= 4
+        if not improved or rel < 1e-7:
+            break
+    return x
 
 
 def _key(td: TraceDir, override: dict | None) -> str:
@@ -324,22 +453,55 @@ def calibration_layers(n_layers: int, k: int = CALIBRATION_LAYERS) -> list[int]:
     return sorted(set(np.linspace(0, n_layers - 1, min(k, n_layers)).round().astype(int).tolist()))
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What the fast mode needs of a trace's configuration (resolved once per call)."""
+
+    timing: NdpTiming
+    tck: float
+    bank_map: BankMap
+    resolved: object
+
+
+def _context(td: TraceDir, override: dict | None) -> _Context:
+    from hermes_hw.ndp.replay import trace_system
+
+    system = trace_system(td, override)
+    cfg = parse_config(system.dram_mapping(), f"{td.path}/manifest.json:system.dram")
+    resolved = resolve(cfg)
+    tck = float(resolved.tck_ns)
+    return _Context(NdpTiming(system.unit, tck), tck,
+                    BankMap.from_resolved(resolved, cfg.MemorySystem.AddrMapper.impl), resolved)
+
+
+def _segments(td: TraceDir, j: int) -> np.ndarray:
+    parts = list(td.iter_segments(j))
+    return np.concatenate(parts) if parts else np.zeros(0, SEGMENT_DTYPE)
+
+
+def _table(td: TraceDir, j: int, ops: np.ndarray, ctx: _Context) -> tuple[list, np.ndarray]:
+    comp = ctx.timing.compute_cycles(ops)
+    rows = row_features(_segments(td, j), ops, ctx.bank_map)
+    return _op_table(ops, comp, rows), comp
+
+
 def coefficients(path: str, *, refit: bool = False, override: dict | None = None) -> dict:
     """The fitted coefficients for this trace's configuration (cached; fitted if missing)."""
-    from hermes_hw.ndp.replay import replay_dimm, trace_system
+    from hermes_hw.ndp.replay import replay_dimm
 
     td = TraceDir(path)
     cfile = cache_dir() / f"{_key(td, override)}.json"
     if cfile.is_file() and not refit:
         try:
-            return json.loads(cfile.read_text())
+            coef = json.loads(cfile.read_text())
+            if coef.get("version") == FAST_MODEL_VERSION:
+                return coef
         except (json.JSONDecodeError, OSError):
             pass
     n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
     layers = calibration_layers(n_layers)
-    system = trace_system(td, override)
-    tck = _tck_ns(td)
-    timing = NdpTiming(system.unit, tck)
+    ctx = _context(td, override)
+    tck = ctx.tck
     dimms = sorted({0, td.n_dimms // 2})
     samples, first_res = [], None
     for j in dimms:
@@ -348,42 +510,34 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
         first_res = first_res or (res, ops)
         layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
         dur = (res["end_ns"] - res["start_ns"]) / tck
-        table = _op_table(ops, timing.compute_cycles(ops))
-        samples.append((table, layer_of, dur))
+        samples.append((_table(td, j, ops, ctx)[0], layer_of, dur))
     res, ops0 = first_res
     first = ops0["token"] == ops0["token"].min()
     dur = ((res["end_ns"] - res["start_ns"]) / tck)[first]
     comp = (res["busy_ns"] / tck)[first]
-    classes = fit(ops0[first], dur, comp, timing.buffer_lines)
+    classes = fit(ops0[first], dur, comp, ctx.timing.buffer_lines)
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
             "calibration_dimms": dimms, "classes": classes,
-            "pipeline": fit_pipeline(samples, timing.buffer_lines, start=classes)}
+            "pipeline": fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
+                                     physical=dram_start(ctx.resolved))}
     cfile.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfile.with_suffix(".tmp")
+    tmp = cfile.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))
     os.replace(tmp, cfile)
     return coef
 
 
-def _tck_ns(td: TraceDir) -> float:
-    system = parse_system(td.manifest["system"])
-    return float(resolve(parse_config(system.dram_mapping(), "manifest.json:system.dram")).tck_ns)
-
-
 def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | None = None,
-                     override: dict | None = None) -> dict:
+                     override: dict | None = None, ctx: _Context | None = None) -> dict:
     """The fast model's per-op timeline of DIMM ``j`` (same keys as the cycle-level replay)."""
-    from hermes_hw.ndp.replay import trace_system
-
-    system = trace_system(td, override)
-    tck = _tck_ns(td)
-    timing = NdpTiming(system.unit, tck)
+    ctx = ctx or _context(td, override)
+    tck = ctx.tck
     ops = td.ops(j)
     sel = np.ones(len(ops), bool) if layers is None else np.isin(ops["layer"], layers)
     ops = ops[sel]
-    comp = timing.compute_cycles(ops)
-    _, mem = durations(ops, comp, coef["classes"], timing.buffer_lines)
-    dur = pipeline_durations(_op_table(ops, comp), coef["pipeline"], timing.buffer_lines)
+    table, comp = _table(td, j, ops, ctx)
+    mem = np.zeros(len(ops))
+    dur = pipeline_durations(table, coef["pipeline"], ctx.timing.buffer_lines, mem_out=mem)
     F = np.cumsum(dur)
     F_prev = F - dur
     is_read = np.isin(ops["kind"], _READ_IDS)
@@ -407,5 +561,7 @@ def fast_replay_all(path: str, *, layers: list[int] | None = None, jobs: int | N
                     dimms: list[int] | None = None) -> list[dict]:
     td = TraceDir(path)
     coef = coefficients(path, refit=refit, override=override)
+    ctx = _context(td, override)
     dimms = list(range(td.n_dimms)) if dimms is None else dimms
-    return [fast_replay_dimm(td, j, coef, layers=layers, override=override) for j in dimms]
+    return [fast_replay_dimm(td, j, coef, layers=layers, override=override, ctx=ctx)
+            for j in dimms]

@@ -1,0 +1,119 @@
+"""Fast mode v3: the row-buffer features from segment addresses, the cache version, and the
+fast mode's per-layer error against cycle-level replay on the tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hermes_hw.dram.config import parse_config
+from hermes_hw.dram.memory_system import MemorySystem
+from hermes_hw.dram.resolve import resolve
+from hermes_hw.layout.base import SEGMENT_DTYPE
+from hermes_hw.lowering.ops import OP_KIND_ID, new_ops
+from hermes_hw.lowering.trace import TraceDir
+from hermes_hw.ndp import fast
+from hermes_hw.ndp.config import NdpSystemConfig
+from hermes_hw.ndp.replay import replay_dimm
+from hermes_hw.ndp.rowstate import BankMap, row_features
+from hermes_hw.ndp.run import per_layer
+from hermes_hw.ndp.studies import lower_sample
+
+MAPPERS = ("RoBaRaCoCh", "ChRaBaRoCo", "RoCoBaRaCh", "MOP4CLXOR")
+
+
+def _mapping(mapper: str) -> dict:
+    base = NdpSystemConfig().dram_mapping()
+    return {**base, "MemorySystem": {**base["MemorySystem"], "AddrMapper": {"impl": mapper}}}
+
+
+@pytest.mark.parametrize("mapper", MAPPERS)
+def test_bank_row_matches_the_engine_decoder(mapper):
+    """(bank, row) of a transaction index agree with the C engine's address mapper: the same
+    row, and bank ids in one-to-one correspondence with (channel, rank, bank group, bank)."""
+    m = _mapping(mapper)
+    ms = MemorySystem.from_yaml(m)
+    bm = BankMap.from_resolved(resolve(parse_config(m, "test")), mapper)
+    rng = np.random.default_rng(3)
+    tx = np.concatenate([rng.integers(0, 2**31, 400), np.arange(300)])
+    bank, row = bm.bank_row(tx)
+    fwd, back = {}, {}
+    for t, b, r in zip(tx.tolist(), bank.tolist(), row.tolist(), strict=True):
+        ch, ra, bg, ba, ro, _ = ms.backend.decode(t * 64)
+        assert ro == r
+        assert fwd.setdefault(b, (ch, ra, bg, ba)) == (ch, ra, bg, ba)
+        assert back.setdefault((ch, ra, bg, ba), b) == b
+    assert len(fwd) == bm.n_banks == 32
+
+
+def _ops_and_segments(spec):
+    """spec: (kind, [(first line, lines), ...]) per op -> (ops, segments) of one DIMM."""
+    ops = new_ops(len(spec))
+    segs = []
+    for i, (kind, runs) in enumerate(spec):
+        ops["kind"][i] = OP_KIND_ID[kind]
+        ops["seg_start"][i] = len(segs)
+        ops["seg_count"][i] = len(runs)
+        ops["lines"][i] = sum(n for _, n in runs)
+        for first, n in runs:
+            segs.append((first * 64, n, 64, kind == "write_partial", 0, 1, 0, i))
+    return ops, np.array(segs, dtype=SEGMENT_DTYPE)
+
+
+def test_row_features_by_hand():
+    """Default Table II DIMM (RoCoBaRaCh): line x is in bank x % 32, row x // 4096 (32 banks x
+    128 lines per row). Hand-counted head activations, conflicts, write conflicts, depth."""
+    m = NdpSystemConfig().dram_mapping()
+    bm = BankMap.from_resolved(resolve(parse_config(m, "test")), "RoCoBaRaCh")
+    ops, segs = _ops_and_segments([
+        ("gemv", [(0, 40)]),             # A: banks 0..31 (head = 32 lines), all closed
+        ("write_partial", [(4096, 2)]),  # B: banks 0, 1 at row 1: 2 conflicts
+        ("gemv", [(8, 8)]),              # C: banks 8..15 row 0, open: nothing
+        ("gemv", [(0, 4)]),              # D: banks 0..3 row 0; 0, 1 last written at row 1
+        ("gemv", [(8184, 40)]),          # E: head 8184..8215: banks 24..31 row 1, 0..23 row 2
+        ("attn_score", [(4, 2), (4100, 2)]),  # F: banks 4, 5 at row 0, then at row 1
+    ])
+    f = row_features(segs, ops, bm)
+    # columns: activations, conflicts, write conflict, depth (rows one bank opens in turn)
+    assert f[0].tolist() == [32, 0, 0, 1]
+    assert f[1].tolist() == [2, 2, 0, 1]
+    assert f[2].tolist() == [0, 0, 0, 0]
+    assert f[3].tolist() == [2, 2, 1, 1]
+    assert f[4].tolist() == [32, 32, 0, 1]
+    # F: banks 4, 5 hold row 2 (E's tail: lines 8192..8223 are banks 0..31 at row 2), so
+    # row 0 conflicts (2) and row 1 conflicts again (2): depth 2
+    assert f[5].tolist() == [4, 4, 0, 2]
+
+
+def test_stale_cache_versions_are_refitted(tmp_path):
+    """A cached coefficient file of another fast-model version is not reused."""
+    lower_sample("tiny-opt", tmp_path / "t", batch=1)
+    coef = fast.coefficients(str(tmp_path / "t"))
+    assert coef["version"] == fast.FAST_MODEL_VERSION == 3
+    cfile = fast.cache_dir() / f"{fast._key(TraceDir(tmp_path / 't'), None)}.json"
+    old = {**coef, "version": 2, "pipeline": {"stale": True}}
+    cfile.write_text(json.dumps(old))
+    again = fast.coefficients(str(tmp_path / "t"))
+    assert again["version"] == 3 and "stale" not in again["pipeline"]
+
+
+@pytest.mark.xfail(strict=True, reason="fast model v3 on the tiny models: max per-layer error "
+                   "7.6% (tiny-opt), 8.0% (tiny-llama); the write-drain timing of the "
+                   "controller is not modelled (docs/ndp.md, Fast mode)")
+@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
+def test_fast_mode_within_3_percent_of_cycle_level_on_tiny_models(model_id, tmp_path):
+    """Per-layer DIMM time of the fast mode vs the cycle-level replay (the independent
+    reference) on DIMMs 0 and 1, every layer, one decode token at batch 1."""
+    path = tmp_path / model_id
+    lower_sample(model_id, path, batch=1)
+    td = TraceDir(path)
+    coef = fast.coefficients(str(path))
+    errs = []
+    for j in (0, 1):
+        cyc = replay_dimm(str(path), j)
+        fst = fast.fast_replay_dimm(td, j, coef)
+        for a, b in zip(per_layer(td, cyc), per_layer(td, fst), strict=True):
+            errs.append((b["end_ns"] - b["start_ns"]) / (a["end_ns"] - a["start_ns"]) - 1.0)
+    assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]
