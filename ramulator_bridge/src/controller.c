@@ -10,20 +10,20 @@ static int is_closing(int cmd) {
            cmd == HD_CMD_WRA;
 }
 
-/* Order-keeping removal: shifts the shorter side of the ring (and of the index's meta ring). */
+/* Order-keeping removal: shifts the shorter side of the ring (and of an index's seqs ring). */
 static void buf_remove(hd_buffer *b, int idx) {
-    hd_meta *m = b->meta;
-    if (m) hd_bidx_removing(b, idx);
+    uint64_t *q = b->slots ? b->seqs : NULL;
+    if (q) hd_bidx_removing(b, idx);
     if (idx < b->size / 2) {
         for (int i = idx; i > 0; i--) {
             *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
-            if (m) m[(b->head + i) & b->mask] = m[(b->head + i - 1) & b->mask];
+            if (q) q[(b->head + i) & b->mask] = q[(b->head + i - 1) & b->mask];
         }
         b->head = (b->head + 1) & b->mask;
     } else {
         for (int i = idx; i < b->size - 1; i++) {
             *hd_buf_at(b, i) = *hd_buf_at(b, i + 1);
-            if (m) m[(b->head + i) & b->mask] = m[(b->head + i + 1) & b->mask];
+            if (q) q[(b->head + i) & b->mask] = q[(b->head + i + 1) & b->mask];
         }
     }
     b->size--;
@@ -32,7 +32,7 @@ static void buf_remove(hd_buffer *b, int idx) {
 /* Appends to a read or write queue (room checked by the caller). */
 static void queue_append(hd_system *s, hd_buffer *b, const hd_req *r) {
     *hd_buf_at(b, b->size++) = *r;
-    if (b->meta) hd_bidx_pushed(s, b);
+    if (b->slots) hd_bidx_pushed(s, b);
 }
 
 static int buf_push(hd_buffer *b, const hd_req *r) {
@@ -261,6 +261,10 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     if (!r->stat_done) update_request_stats(s, c, r);
     int cmd = r->cmd;
     hd_dev_issue(s, cmd, r->vec);
+    if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA)
+        hd_bidx_bank_changed(c, r->local_bank); /* the bank's state changed */
+    else if (r->vec[HD_LEVEL_BANKGROUP] < 0 || r->vec[HD_LEVEL_BANK] < 0)
+        hd_bidx_bank_changed(c, -1); /* rank-wide or same-bank commands: many banks */
     if (s->cross_ctrl) { /* controllers of a channel share its timing */
         for (int k = 0; k < s->n_ctrl; k++)
             if (s->ctrl[k].channel == c->channel) s->ctrl[k].changed_epoch = s->sched_epoch;

@@ -1,6 +1,5 @@
 /* dram_device.c: the DRAM device tree (channel/rank/bankgroup/bank): per-node command ready
  * times driven by the standard's timing-constraint table, bank states, prerequisites. */
-#include <string.h>
 #include "engine_internal.h"
 
 #define MC HD_MAX_CMDS
@@ -97,39 +96,76 @@ int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec) {
     }
 }
 
+/* ready[next] = max(ready[next], fut) for one constraint, without a branch (the outcome is
+ * data-dependent); returns `changed` with bit `next` set if the ready time moved. */
+static inline uint32_t raise_ready(int64_t *rd, int next, int64_t fut, int valid, uint32_t changed) {
+    int64_t old = rd[next];
+    int up = valid & (fut > old);
+    rd[next] = up ? fut : old;
+    return changed | ((uint32_t)up << next);
+}
+
+/* `cmd` issued at `node` of `level`: records it in the node's history and applies the
+ * constraints from it (the window-th most recent issue for windowed ones, e.g. tFAW). */
 static uint32_t apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
     int hl = s->hist_len[level][cmd];
     uint32_t changed = 0;
     if (!hl) return 0;
     int64_t *h = &s->history[level][(node * MC + cmd) * HD_MAX_WINDOW];
-    if (hl > 1) memmove(h + 1, h, (size_t)(hl - 1) * sizeof(int64_t));
+    for (int k = hl - 1; k > 0; k--) h[k] = h[k - 1];
     h[0] = clk;
     int64_t *rd = &s->ready[level][node * MC];
     const hd_con *cons = s->tcons[level][cmd];
     for (int i = 0, n = s->n_tcons[level][cmd]; i < n; i++) {
         int64_t past = h[cons[i].window - 1];
-        if (past < 0) continue;
-        int64_t fut = past + cons[i].latency;
-        if (fut > rd[cons[i].next]) {
-            rd[cons[i].next] = fut;
-            changed |= 1u << cons[i].next;
-        }
+        changed = raise_ready(rd, cons[i].next, past + cons[i].latency, past >= 0, changed);
     }
     return changed;
 }
 
+/* `cmd` issued at a sibling of `node` (another rank, bank group or bank): sibling constraints. */
 static uint32_t apply_sibling(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
     int64_t *rd = &s->ready[level][node * MC];
     const hd_con *cons = s->scons[level][cmd];
     uint32_t changed = 0;
-    for (int i = 0, n = s->n_scons[level][cmd]; i < n; i++) {
-        int64_t fut = clk + cons[i].latency;
-        if (fut > rd[cons[i].next]) {
-            rd[cons[i].next] = fut;
-            changed |= 1u << cons[i].next;
-        }
-    }
+    for (int i = 0, n = s->n_scons[level][cmd]; i < n; i++)
+        changed = raise_ready(rd, cons[i].next, clk + cons[i].latency, 1, changed);
     return changed;
+}
+
+/* Sibling constraints at `level` for every child of `parent` but `self`; returns whether any
+ * ready time moved. */
+static int apply_siblings(hd_system *s, int level, int64_t parent, int children, int self,
+                          int cmd, int64_t clk) {
+    uint32_t changed = 0;
+    if (!s->n_scons[level][cmd]) return 0;
+    for (int k = 0; k < children; k++)
+        if (k != self) changed |= apply_sibling(s, level, parent * children + k, cmd, clk);
+    return changed != 0;
+}
+
+static void stamp_bank(hd_system *s, int64_t bn, uint32_t changed, uint64_t ep) {
+    for (; changed; changed &= changed - 1)
+        s->bank_cmd_epoch[bn * MC + __builtin_ctz(changed)] = ep;
+}
+
+/* update_timing for a command naming one bank (every level given): the common case. */
+static void update_timing_bank(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
+    const hd_config *c = &s->cfg;
+    uint64_t ep = s->sched_epoch;
+    apply_target(s, 0, vec[0], cmd, clk);
+    if (!s->below[1][cmd]) return;
+    int64_t rn = (int64_t)vec[0] * c->ranks + vec[1];
+    apply_target(s, 1, rn, cmd, clk);
+    apply_siblings(s, 1, vec[0], c->ranks, vec[1], cmd, clk);
+    if (!s->below[2][cmd]) return;
+    int64_t gn = rn * c->bankgroups + vec[2];
+    apply_target(s, 2, gn, cmd, clk); /* bank-group rows are read live */
+    if (apply_siblings(s, 2, rn, c->bankgroups, vec[2], cmd, clk)) s->full_epoch = ep;
+    if (!s->below[3][cmd]) return;
+    int64_t bn = gn * c->banks + vec[3];
+    stamp_bank(s, bn, apply_target(s, 3, bn, cmd, clk), ep);
+    if (apply_siblings(s, 3, gn, c->banks, vec[3], cmd, clk)) s->full_epoch = ep;
 }
 
 /* Applies the constraints of `cmd` and stamps what changed with the current epoch: bank-group
@@ -140,6 +176,10 @@ static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk
     uint64_t ep = s->sched_epoch;
     /* a ready-time change of a wildcard (refresh) request's scope is caught by full_epoch */
     if (!s->below[0][cmd]) return;
+    if (vec[1] >= 0 && vec[2] >= 0 && vec[3] >= 0) {
+        update_timing_bank(s, cmd, vec, clk);
+        return;
+    }
     apply_target(s, 0, vec[0], cmd, clk);
     if (!s->below[1][cmd]) return;
     for (int r = 0; r < c->ranks; r++) {
@@ -156,7 +196,7 @@ static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk
                 if (s->n_scons[2][cmd] && apply_sibling(s, 2, gn, cmd, clk)) s->full_epoch = ep;
                 continue;
             }
-            apply_target(s, 2, gn, cmd, clk); /* bank-group rows are read live */
+            apply_target(s, 2, gn, cmd, clk);
             if (!s->below[3][cmd]) continue;
             for (int b = 0; b < c->banks; b++) {
                 int64_t bn = gn * c->banks + b;
@@ -164,9 +204,7 @@ static void update_timing(hd_system *s, int cmd, const int32_t *vec, int64_t clk
                     if (s->n_scons[3][cmd] && apply_sibling(s, 3, bn, cmd, clk)) s->full_epoch = ep;
                     continue;
                 }
-                uint32_t mb = apply_target(s, 3, bn, cmd, clk);
-                for (int k = 0; mb; k++, mb >>= 1)
-                    if (mb & 1u) s->bank_cmd_epoch[bn * MC + k] = ep;
+                stamp_bank(s, bn, apply_target(s, 3, bn, cmd, clk), ep);
             }
         }
     }
@@ -198,39 +236,28 @@ void hd_dev_issue(hd_system *s, int cmd, const int32_t *vec) {
     int64_t clk = s->clk;
     uint64_t ep = ++s->sched_epoch;
     update_timing(s, cmd, vec, clk);
-    if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA)
-        s->bank_epoch[hd_bank_index(s, vec[0], vec[1], vec[2], vec[3])] = ep; /* state change */
-    else if (vec[2] < 0 || vec[3] < 0)
-        s->full_epoch = s->state_epoch = ep; /* rank-wide or same-bank commands: many banks */
-    switch (cmd) {
-    case HD_CMD_ACT: {
-        int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
-        s->bank_state[bn] = HD_BANK_OPENED;
-        s->open_row[bn] = vec[4];
-        break;
+    /* if-chains, not a switch: the command sequence (PRE, ACT, RD, ...) defeats the indirect
+     * jump of a switch's table */
+    if (cmd == HD_CMD_RD || cmd == HD_CMD_WR) {
+        if (vec[2] < 0 || vec[3] < 0) s->full_epoch = ep;
+        return;
     }
-    case HD_CMD_PRE: case HD_CMD_RDA: case HD_CMD_WRA: {
+    if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA) {
         int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
-        s->bank_state[bn] = HD_BANK_CLOSED;
-        s->open_row[bn] = -1;
-        break;
+        s->bank_epoch[bn] = ep; /* state change */
+        int act = cmd == HD_CMD_ACT;
+        s->bank_state[bn] = act ? HD_BANK_OPENED : HD_BANK_CLOSED;
+        s->open_row[bn] = act ? vec[4] : -1;
+        return;
     }
-    case HD_CMD_PREA:
+    if (vec[2] < 0 || vec[3] < 0) s->full_epoch = ep; /* rank-wide or same-bank commands */
+    if (cmd == HD_CMD_PREA) {
         set_rank_banks(s, vec[0], vec[1], -1, HD_BANK_CLOSED);
-        break;
-    case HD_CMD_PRESB:
+    } else if (cmd == HD_CMD_PRESB) {
         set_rank_banks(s, vec[0], vec[1], vec[3], HD_BANK_CLOSED);
-        break;
-    case HD_CMD_REFAB:
-        set_rank_banks(s, vec[0], vec[1], -1, HD_BANK_REFRESHING);
+    } else if (cmd == HD_CMD_REFAB || cmd == HD_CMD_REFSB) {
+        set_rank_banks(s, vec[0], vec[1], cmd == HD_CMD_REFSB ? vec[3] : -1, HD_BANK_REFRESHING);
         push_future(s, clk + s->cfg.cmd_busy_cycles[cmd] - 1, cmd, vec);
-        break;
-    case HD_CMD_REFSB:
-        set_rank_banks(s, vec[0], vec[1], vec[3], HD_BANK_REFRESHING);
-        push_future(s, clk + s->cfg.cmd_busy_cycles[cmd] - 1, cmd, vec);
-        break;
-    default:
-        break;
     }
 }
 
@@ -238,9 +265,12 @@ void hd_dev_tick(hd_system *s) {
     for (int i = s->n_future - 1; i >= 0; i--) {
         hd_future *f = &s->future[i];
         if (f->cycle != s->clk) continue;
-        s->full_epoch = s->state_epoch = ++s->sched_epoch; /* its banks leave Refreshing */
-        for (int k = 0; k < s->n_ctrl; k++)
-            if (s->ctrl[k].channel == f->channel) s->ctrl[k].changed_epoch = s->sched_epoch;
+        s->full_epoch = ++s->sched_epoch; /* its banks leave Refreshing */
+        for (int k = 0; k < s->n_ctrl; k++) {
+            if (s->ctrl[k].channel != f->channel) continue;
+            s->ctrl[k].changed_epoch = s->sched_epoch;
+            hd_bidx_bank_changed(&s->ctrl[k], -1);
+        }
         set_rank_banks(s, f->channel, f->rank, f->cmd == HD_CMD_REFSB ? f->bank : -1,
                        HD_BANK_CLOSED);
         s->future[i] = s->future[--s->n_future];

@@ -27,6 +27,7 @@ typedef struct {
     int32_t vec[6];               /* channel, rank, bankgroup, bank, row, column; -1 = all */
     int32_t final_cmd, stat_done;
     int64_t forward_checked;      /* write-queue version its forwarding check saw (-1: none) */
+    int32_t pool;                 /* its bank-index entry while in an indexed buffer */
 } hd_req;
 
 /* One pass of the scheduler over a buffer at cycle `clk`, cached while nothing changes. */
@@ -41,25 +42,25 @@ typedef struct {
 
 #define HD_NO_SEQ UINT64_MAX
 
-/* What the bank index keeps of each entry of an indexed buffer, parallel to its ring. */
+/* An entry of a bank's list in a buffer's bank index (bank_index.c). */
 typedef struct {
     uint64_t seq;                 /* arrival sequence number in the buffer (increasing) */
-    int32_t row, bank;            /* row and local bank of the request */
-} hd_meta;
+    int32_t row;
+    int16_t next, prev;           /* the bank's list, oldest first; -1 ends it */
+} hd_bank_entry;
 
-/* One bank's view of an indexed buffer (bank_index.c). A bank's requests that need the same
- * command share one ready time, so only the oldest of each such class can be chosen by FR-FCFS
- * (and only it can set the earliest ready time). With a row open there are two classes (row
- * hits: the final command; others: PRE), with none one (ACT): at most two candidates a bank.
- * Invariant: while epoch != 0 and no state change of the bank (s->bank_epoch[node]) or of many
- * banks (s->state_epoch) came after epoch, seq/cmd are the candidates of the bank's current
- * requests and state (pushes keep them current, removing a candidate zeroes epoch). */
+/* One bank's view of an indexed buffer. A bank's requests that need the same command share one
+ * ready time, so only the oldest of each such class can be chosen by FR-FCFS (and only it can
+ * set the earliest ready time). With a row open there are two classes (row hits: the final
+ * command; others: PRE), with none one (ACT): at most two candidates a bank.
+ * Invariant: unless the bank's bit is set in the buffer's `dirty` mask, seq/cmd are the
+ * candidates of the bank's current requests and state (pushes keep them current; removing a
+ * candidate or changing the bank's state sets the bit). */
 typedef struct {
-    uint64_t epoch;
     uint64_t seq[2];              /* [0]: oldest row hit, [1]: oldest other; HD_NO_SEQ: none */
     int32_t cmd[2];               /* the command each candidate needs now */
-    int32_t count;                /* requests of this bank in the buffer */
-    int64_t node;                 /* flat bank id (bank_state, open_row, bank_epoch) */
+    int16_t head, tail;           /* the bank's requests in arrival order (pool entries) */
+    int64_t node;                 /* flat bank id (bank_state, open_row) */
     const int64_t *rd_bank, *rd_bg, *rd_rank, *rd_ch;  /* its ready-time rows, [cmd] */
 } hd_bank_slot;
 
@@ -68,11 +69,14 @@ typedef struct {
     hd_req *items;
     int head, size, mask;         /* ring: entry i is items[(head + i) & mask] */
     int max_size;                 /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
-    /* bank index (read/write queues of a controller with at most 64 banks; else NULL) */
-    hd_meta *meta;                /* meta[(head + i) & mask] describes entry i */
+    /* bank index (read/write queues of a controller with at most 64 banks; else slots NULL) */
     hd_bank_slot *slots;          /* per local bank */
+    hd_bank_entry *pool;          /* list entries; an entry's request holds its number */
+    uint64_t *seqs;               /* seqs[(head + i) & mask]: sequence number of entry i */
     uint64_t nonempty;            /* bit b: local bank b has requests here */
+    uint64_t dirty;               /* bit b: local bank b's candidates must be found again */
     uint64_t next_seq;
+    int free_head;                /* free pool entries, linked by next */
     int32_t final_cmd;            /* the final command of every request here (RD or WR) */
 } hd_buffer;
 
@@ -152,8 +156,6 @@ struct hd_system {
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
     int next_evt_valid;         /* ctrl->next_evt are current (nothing changed since) */
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */
-    uint64_t state_epoch;       /* last state change of many banks at once (rank-wide commands,
-                                   refresh end) */
     uint64_t *bank_epoch;       /* per bank: epoch of its last state change */
     uint64_t *bank_cmd_epoch;   /* per bank and command: epoch of its last timing change */
     int64_t neutral_row[HD_MAX_CMDS];  /* all -1: the bank-group row of wildcard requests */
@@ -206,12 +208,19 @@ int hd_bidx_init(const hd_system *s, const hd_ctrl *c, hd_buffer *b, int final_c
 void hd_bidx_free(hd_buffer *b);
 void hd_bidx_pushed(hd_system *s, hd_buffer *b);
 void hd_bidx_removing(hd_buffer *b, int idx);
-void hd_bidx_refresh_slot(hd_system *s, const hd_buffer *b, hd_bank_slot *slot);
-int hd_bidx_index_of(const hd_buffer *b, uint64_t seq);
+void hd_bidx_refresh_dirty(hd_system *s, hd_buffer *b);
+void hd_bidx_bank_changed(hd_ctrl *c, int local_bank); /* -1: all of the controller's banks */
 
-/* Whether a bank slot's candidates must be found again (see hd_bank_slot). */
-static inline int hd_bidx_stale(const hd_system *s, const hd_bank_slot *slot) {
-    return slot->epoch < s->state_epoch || s->bank_epoch[slot->node] > slot->epoch;
+/* Logical index of the entry with sequence number seq (entries are in seq order; branch-free
+ * binary search). */
+static inline int hd_bidx_index_of(const hd_buffer *b, uint64_t seq) {
+    int lo = 0, n = b->size;
+    while (n > 1) {
+        int half = n / 2;
+        lo = b->seqs[(b->head + lo + half) & b->mask] < seq ? lo + half : lo;
+        n -= half;
+    }
+    return lo + (b->seqs[(b->head + lo) & b->mask] < seq);
 }
 
 /* registry.c */

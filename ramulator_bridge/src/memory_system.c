@@ -100,7 +100,6 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
     s->bank_cmd_epoch = calloc((size_t)nb * HD_MAX_CMDS, sizeof(uint64_t));
     for (int k = 0; k < HD_MAX_CMDS; k++) s->neutral_row[k] = -1;
     s->sched_epoch = 1;
-    s->state_epoch = 1; /* bank slots start stale (epoch 0) */
     s->cap_future = (int)(s->level_nodes[1] * (c->banks + 1) + 16);
     s->future = malloc((size_t)s->cap_future * sizeof(hd_future));
 

@@ -46,9 +46,9 @@ static inline int64_t slot_ready(const hd_bank_slot *slot, int k) {
 /* The pass over the bank index: ages are the index's arrival sequence numbers. */
 static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
     pass_min p = {UINT64_MAX, ~(unsigned __int128)0};
+    if (buf->dirty & buf->nonempty) hd_bidx_refresh_dirty(s, buf);
     for (uint64_t m = buf->nonempty; m; m &= m - 1) {
-        hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
-        if (hd_bidx_stale(s, slot)) hd_bidx_refresh_slot(s, buf, slot);
+        const hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
         for (int k = 0; k < 2; k++)
             if (slot->seq[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->seq[k]);
     }
@@ -64,7 +64,7 @@ static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out)
     if (buf->size == 0) {
         out->best = out->best_at_min = -1;
         out->min_ready = HD_NEVER;
-    } else if (buf->meta) {
+    } else if (buf->slots) {
         indexed_pass(s, buf, clk, out);
     } else {
         plain_pass(s, buf, clk, out);
