@@ -101,7 +101,7 @@ class _ReplayState:
         self.folded = upto
 
     def _compact(self, need: int) -> None:
-        keep = min(self.scanned, self.fed - self.N - 1)
+        keep = max(0, min(self.scanned, self.fed - self.N - 1))  # >= 0 before N are fed
         self._fold(keep)
         live = self.hi - keep
         if live + need > self.cap:

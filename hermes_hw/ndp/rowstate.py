@@ -126,38 +126,46 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap) -> np.nda
         return out
     h_op, h_addr, t_op, t_addr = _ends(segs, ops, bank_map.n_banks)
     nh = len(h_op)
-    op = np.concatenate([h_op, t_op])
     bank, row = bank_map.bank_row(np.concatenate([h_addr, t_addr]) // bank_map.tx_bytes)
     # event order: by bank, then op, head before tail, issue order (two stable sorts)
-    order = np.argsort(op * 2 + (np.arange(len(op)) >= nh), kind="stable")
-    order = order[np.argsort(bank[order].astype(np.int16 if bank_map.n_banks < 1 << 15
-                                                 else np.int64), kind="stable")]
-    tail = order >= nh
-    op, bank, row = op[order], bank[order], row[order]
+    key = np.concatenate([h_op, t_op]).astype(np.int32) * 2
+    key[nh:] += 1
+    order = np.argsort(key, kind="stable")
+    order = order[np.argsort(bank.astype(np.int16 if bank_map.n_banks < 1 << 15
+                                         else np.int64)[order], kind="stable")]
+    key, bank, row = key[order], bank[order], row[order]
+    tail = (key & 1).astype(bool)
+    op = key >> 1
     # the state a head event sees: the previous event of its bank, if that is a tail (of an
     # earlier op) or a head of the same op (already activated by it); heads of earlier ops
     # are always followed by their own tail, so the latest tail before suffices
-    ev = np.arange(len(op))
-    last_tail = np.maximum.accumulate(np.where(tail, ev, -1))
+    m = len(op)
+    ev = np.arange(m, dtype=np.int32)
+    last_tail = np.where(tail, ev, -1)
+    np.maximum.accumulate(last_tail, out=last_tail)
+    own = np.zeros(m, bool)  # the previous event is a head of the same op
+    own[1:] = (key[1:] == key[:-1]) & ~tail[1:]
     prev = np.empty_like(ev)
     prev[0] = -1
-    prev[1:] = np.where(~tail[:-1] & (op[1:] == op[:-1]), ev[:-1], last_tail[:-1])
+    prev[1:] = np.where(own[1:], ev[:-1], last_tail[:-1])
     p = np.maximum(prev, 0)
     valid = (prev >= 0) & (bank[p] == bank)
-    act = ~tail & (~valid | (row[p] != row))
+    new_row = row[p] != row
+    head = ~tail
+    act = head & (~valid | new_row)
     conf = act & valid
     is_w = np.isin(ops["kind"], _WRITE_IDS)
-    wconf = conf & is_w[op[p]] & (op[p] != op)
+    opp = op[p]
+    wconf = conf & is_w[opp] & (opp != op)
     out[:, 0] = np.bincount(op[act], minlength=n)
     out[:, 1] = np.bincount(op[conf], minlength=n)
     out[op[wconf], 2] = 1.0
     # depth: the rows one bank must open in turn within the head (1 + in-op row switches)
-    own = ~tail & valid & (prev == ev - 1) & (op[p] == op) & ~tail[p]
-    si = np.flatnonzero(own & (row[p] != row))
+    si = np.flatnonzero(own & valid & new_row)
     out[:, 3] = out[:, 0] > 0
     if len(si):
-        key = op[si] * bank_map.n_banks + bank[si]
-        run_start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        k2 = op[si].astype(np.int64) * bank_map.n_banks + bank[si]
+        run_start = np.flatnonzero(np.concatenate([[True], k2[1:] != k2[:-1]]))
         length = np.diff(np.concatenate([run_start, [len(si)]]))
         np.maximum.at(out[:, 3], op[si[run_start]], length + 1)
     return out
