@@ -72,19 +72,32 @@ void hd_bidx_pushed(hd_system *s, hd_buffer *b) {
     if (slot->seq[!hit] == HD_NO_SEQ) slot->seq[!hit] = ent->seq;
 }
 
-/* Entry idx is about to be removed from the ring: it leaves its bank's list (and the bank must
- * find new candidates if it was one). */
-void hd_bidx_removing(hd_buffer *b, int idx) {
+/* Whether a list entry is a row hit of its bank (candidate class 0) or not (class 1). */
+static int entry_class(const hd_system *s, const hd_bank_slot *slot, const hd_bank_entry *ent) {
+    return !(s->bank_state[slot->node] == HD_BANK_OPENED && s->open_row[slot->node] == ent->row);
+}
+
+/* Entry idx is about to be removed from the ring: it leaves its bank's list. If it was a
+ * candidate of a clean bank, the next candidate of its class is the next entry of that class
+ * in the list (every older entry is of the other class): e.g. the next row hit of a stream. */
+void hd_bidx_removing(hd_system *s, hd_buffer *b, int idx) {
     const hd_req *r = hd_buf_at(b, idx);
     int lb = r->local_bank, e = r->pool;
     hd_bank_slot *slot = &b->slots[lb];
     hd_bank_entry *ent = &b->pool[e];
+    if (!(b->dirty >> lb & 1)) {
+        int k = slot->seq[0] == ent->seq ? 0 : slot->seq[1] == ent->seq ? 1 : -1;
+        if (k >= 0) {
+            int n = ent->next;
+            while (n >= 0 && entry_class(s, slot, &b->pool[n]) != k) n = b->pool[n].next;
+            slot->seq[k] = n >= 0 ? b->pool[n].seq : HD_NO_SEQ;
+        }
+    }
     if (ent->prev >= 0) b->pool[ent->prev].next = ent->next;
     else slot->head = ent->next;
     if (ent->next >= 0) b->pool[ent->next].prev = ent->prev;
     else slot->tail = ent->prev;
     if (slot->head < 0) b->nonempty &= ~(1ull << lb);
-    if (slot->seq[0] == ent->seq || slot->seq[1] == ent->seq) b->dirty |= 1ull << lb;
     ent->next = (int16_t)b->free_head;
     b->free_head = e;
 }

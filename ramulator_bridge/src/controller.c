@@ -11,9 +11,9 @@ static int is_closing(int cmd) {
 }
 
 /* Order-keeping removal: shifts the shorter side of the ring (and of an index's seqs ring). */
-static void buf_remove(hd_buffer *b, int idx) {
+static void buf_remove(hd_system *s, hd_buffer *b, int idx) {
     uint64_t *q = b->slots ? b->seqs : NULL;
-    if (q) hd_bidx_removing(b, idx);
+    if (q) hd_bidx_removing(s, b, idx);
     if (idx < b->size / 2) {
         for (int i = idx; i > 0; i--) {
             *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
@@ -276,10 +276,10 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     if (buf == &c->writeq) c->writeq_version++;
     if (cmd == r->final_cmd) {
         if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);
-        buf_remove(buf, idx);
+        buf_remove(s, buf, idx);
     } else if (cmd == HD_CMD_ACT && c->activeq.size <= c->activeq.max_size) {
         hd_req moved = *r; /* re-activated requests move to the end of the active buffer */
-        buf_remove(buf, idx);
+        buf_remove(s, buf, idx);
         buf_push(&c->activeq, &moved);
     }
 }

@@ -101,7 +101,8 @@ int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec) {
 static inline uint32_t raise_ready(int64_t *rd, int next, int64_t fut, int valid, uint32_t changed) {
     int64_t old = rd[next];
     int up = valid & (fut > old);
-    rd[next] = up ? fut : old;
+    int64_t mask = -(int64_t)up; /* bit operations: compilers turn a ?: here into a branch */
+    rd[next] = (fut & mask) | (old & ~mask);
     return changed | ((uint32_t)up << next);
 }
 
@@ -110,13 +111,19 @@ static inline uint32_t raise_ready(int64_t *rd, int next, int64_t fut, int valid
 static uint32_t apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
     int hl = s->hist_len[level][cmd];
     uint32_t changed = 0;
+    int64_t *rd = &s->ready[level][node * MC];
+    const hd_con *cons = s->tcons[level][cmd];
+    int n = s->n_tcons[level][cmd];
+    if (hl == 1) { /* no windowed constraint: every one counts from this issue */
+        for (int i = 0; i < n; i++)
+            changed = raise_ready(rd, cons[i].next, clk + cons[i].latency, 1, changed);
+        return changed;
+    }
     if (!hl) return 0;
     int64_t *h = &s->history[level][(node * MC + cmd) * HD_MAX_WINDOW];
     for (int k = hl - 1; k > 0; k--) h[k] = h[k - 1];
     h[0] = clk;
-    int64_t *rd = &s->ready[level][node * MC];
-    const hd_con *cons = s->tcons[level][cmd];
-    for (int i = 0, n = s->n_tcons[level][cmd]; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         int64_t past = h[cons[i].window - 1];
         changed = raise_ready(rd, cons[i].next, past + cons[i].latency, past >= 0, changed);
     }

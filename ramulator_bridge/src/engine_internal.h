@@ -54,8 +54,8 @@ typedef struct {
  * set the earliest ready time). With a row open there are two classes (row hits: the final
  * command; others: PRE), with none one (ACT): at most two candidates a bank.
  * Invariant: unless the bank's bit is set in the buffer's `dirty` mask, seq/cmd are the
- * candidates of the bank's current requests and state (pushes keep them current; removing a
- * candidate or changing the bank's state sets the bit). */
+ * candidates of the bank's current requests and state (pushes and removals keep them current;
+ * a change of the bank's state sets the bit). */
 typedef struct {
     uint64_t seq[2];              /* [0]: oldest row hit, [1]: oldest other; HD_NO_SEQ: none */
     int32_t cmd[2];               /* the command each candidate needs now */
@@ -207,7 +207,7 @@ int hd_ctrl_idle(const hd_ctrl *c);
 int hd_bidx_init(const hd_system *s, const hd_ctrl *c, hd_buffer *b, int final_cmd);
 void hd_bidx_free(hd_buffer *b);
 void hd_bidx_pushed(hd_system *s, hd_buffer *b);
-void hd_bidx_removing(hd_buffer *b, int idx);
+void hd_bidx_removing(hd_system *s, hd_buffer *b, int idx);
 void hd_bidx_refresh_dirty(hd_system *s, hd_buffer *b);
 void hd_bidx_bank_changed(hd_ctrl *c, int local_bank); /* -1: all of the controller's banks */
 
@@ -217,7 +217,7 @@ static inline int hd_bidx_index_of(const hd_buffer *b, uint64_t seq) {
     int lo = 0, n = b->size;
     while (n > 1) {
         int half = n / 2;
-        lo = b->seqs[(b->head + lo + half) & b->mask] < seq ? lo + half : lo;
+        lo += half & -(int)(b->seqs[(b->head + lo + half) & b->mask] < seq);
         n -= half;
     }
     return lo + (b->seqs[(b->head + lo) & b->mask] < seq);

@@ -326,6 +326,7 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
     for (;;) {
         /* one step: the frontend offers (at frontend ticks), then the memory ticks */
         int64_t front_next = HD_NEVER; /* next step at which an offer could succeed */
+        int rejected = 0;
         if ((M == 1 || s->clk % M == 0) && (!arrival || arrival[i] <= s->clk)) {
             if (prepared != i) {
                 if (!prepare_from(s, src, i, base_tag >= 0 ? base_tag + i : -1, &cur))
@@ -339,8 +340,9 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
                     return n;
                 }
                 front_next = s->clk + 1;
+            } else {
+                rejected = 1; /* the queue frees only at a memory event */
             }
-            /* rejected: the queue frees only at a memory event */
         } else {
             int64_t t = arrival ? hd_max64(arrival[i], s->clk + 1) : s->clk + 1;
             front_next = M == 1 ? t : (t + M - 1) / M * M;
@@ -349,7 +351,9 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
         int64_t step = hd_min64(e - 1, front_next);
         if (step > s->clk) {
             skip_to(s, step);
-            continue;  /* at `step` the frontend offers again before the memory ticks */
+            /* at `step` the frontend offers again before the memory ticks, unless it was just
+             * rejected: nothing changed since, so it would be rejected again */
+            if (!rejected) continue;
         }
         system_tick(s);
     }

@@ -18,6 +18,7 @@ CONFIGS = st.sampled_from([
     {"DRAM": {"impl": "DDR4", "org": {"preset": "DDR4_8Gb_x8", "channel": 2, "rank": 1},
               "timing": {"preset": "DDR4_3200AA"}}},
     {"Scheduler": {"impl": "FCFS"}},
+    {"clock_ratio": 3},
     {"RowPolicy": {"impl": "ClosedRowPolicy", "cap": 2}},
     {"AddrMapper": "MOP4CLXOR"},
     {"AddrMapper": "RoCoBaRaCh", "ranks": 2},
@@ -49,7 +50,7 @@ def _outcome(ms: MemorySystem) -> tuple:
     return log.tolist(), tags.tolist(), cycles.tolist(), st_
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=CONFIGS, seed=st.integers(0, 2**32 - 1), n=st.integers(1, 1200),
        span_lines=st.sampled_from([64, 4096, 1 << 20]), write_share=st.floats(0, 0.6),
        timed=st.booleans())
@@ -66,7 +67,7 @@ def test_trace_replay_matches_reference_scheduling(cfg, seed, n, span_lines, wri
     assert _outcome(fast) == _outcome(ref)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=CONFIGS, seed=st.integers(0, 2**32 - 1), bursts=st.integers(1, 60))
 def test_bursts_of_sends_match_reference_scheduling(cfg, seed, bursts):
     """Several requests offered in one cycle (equal arrival times) and uneven tick steps."""
