@@ -3,14 +3,21 @@
 The timeline depends only on the :class:`DimmTimeModel` protocol: bytes and operations of one op
 on one DIMM -> ns. :class:`BandwidthDimmModel` is the analytical default (the DRAM engine's
 measured NDP streaming bandwidth and the NDP unit's MAC rate, whichever binds, plus a fixed
-per-instruction cost). The lowering / per-DIMM replay of issue 4 plugs in as one adapter class
-implementing the same method (e.g. its fast analytical mode fitted to cycle-level runs).
+per-instruction cost); issue 4's fitted fast mode is an adapter with the same method
+(dimm_fast.py).
+
+A model that knows each timeline event's duration directly (the cycle-level replay of the run's
+lowered trace, dimm_cycle.py) also implements the optional :class:`RoleTimedDimmModel` hook:
+``role_times_ns(role, step, layer)`` -> one duration per DIMM for the event of that role
+(:data:`DIMM_ROLES`) in decode step ``step`` and layer ``layer``. The Hermes timeline asks it
+for every DIMM event when present (:func:`role_hook`) and the op-level method otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from hermes_hw.systems.config import CpuConfig, NdpUnitConfig
 
@@ -41,6 +48,24 @@ class DimmTimeModel(Protocol):
     """Anything that times a :class:`DimmOp` on DIMM ``dimm`` (ns)."""
 
     def op_time_ns(self, dimm: int, op: DimmOp) -> float: ...
+
+
+DIMM_ROLES: tuple[str, ...] = ("qkv_cold", "qkv_merge", "attention", "mlp_cold",
+                               "merge_reduce", "promote_remap")
+"""The Hermes timeline's per-layer DIMM events: QKV cold GEMV, QKV merge, attention, MLP cold
+GEMV, merge + reduce, and promotion/remap reads (an event only role-timed models fill)."""
+
+
+@runtime_checkable
+class RoleTimedDimmModel(DimmTimeModel, Protocol):
+    """A :class:`DimmTimeModel` that also times whole timeline events (ns per DIMM)."""
+
+    def role_times_ns(self, role: str, step: int, layer: int) -> Sequence[float]: ...
+
+
+def role_hook(tm: DimmTimeModel) -> Callable[[str, int, int], Sequence[float]] | None:
+    """``tm.role_times_ns`` if the model has the per-event hook, else None."""
+    return tm.role_times_ns if isinstance(tm, RoleTimedDimmModel) else None
 
 
 @dataclass(frozen=True)

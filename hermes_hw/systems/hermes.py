@@ -41,7 +41,13 @@ from hermes_hw.systems.base import (
     prefill_with_streaming,
     register_system,
 )
-from hermes_hw.systems.dimm_time import BandwidthDimmModel, CpuTimeModel, DimmOp, DimmTimeModel
+from hermes_hw.systems.dimm_time import (
+    BandwidthDimmModel,
+    CpuTimeModel,
+    DimmOp,
+    DimmTimeModel,
+    role_hook,
+)
 from hermes_hw.systems.work import WorkCounts, work_counts
 from hermes_hw.timeline.events import CATEGORIES, category_index
 from hermes_hw.workload.placement.base import SystemParams
@@ -201,16 +207,43 @@ def dimm_time_model(ctx: SimContext) -> DimmTimeModel:
                              prompt_tokens=ctx.run.input_tokens, seed=cfg.workload.seed)
         ctx.info["dimm_model"] = tm.describe()
         return tm
+    if cfg.dimm_model == "cycle":
+        return cycle_time_model(ctx)
     check_dimm_model(ctx)
     raise AssertionError(cfg.dimm_model)  # pragma: no cover (the schema admits three ids)
 
 
+def cycle_time_model(ctx: SimContext) -> DimmTimeModel:
+    """Cycle-level replay of this run's lowered work lists (hermes_hw/systems/dimm_cycle.py):
+    the same workload arguments :meth:`Hermes.counts` reduced, every decode step."""
+    from hermes_hw.systems.base import make_system
+    from hermes_hw.systems.dimm_cycle import cycle_dimm_model
+
+    check_dimm_model(ctx)
+    cfg, w = ctx.config, ctx.config.workload
+    impl = make_system(cfg.system)
+    if not isinstance(impl, Hermes):
+        raise InputError(f"dimm_model 'cycle': system '{cfg.system}' does not have the Hermes "
+                         "dataflow's work lists to lower; use 'fast' or 'bandwidth'")
+    work_args = impl._count_args(ctx, impl.plan_params(ctx), w.adjust, w.remap)
+    tm = cycle_dimm_model(ctx.model, ndp=cfg.ndp, dram_config=cfg.dram_config,
+                          n_dimms=cfg.n_dimms, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
+                          steps=ctx.run.decode_steps, work_args=work_args,
+                          fallback=BandwidthDimmModel(cfg.ndp))
+    ctx.info["dimm_model"] = tm.describe()
+    return tm
+
+
 def check_dimm_model(ctx: SimContext) -> None:
-    """One-line error for a DIMM timing model the merged timeline cannot use."""
-    if ctx.config.dimm_model == "cycle":
-        raise InputError("dimm_model 'cycle': cycle-level DIMM replay is not wired into `hermes "
-                         "simulate` yet; use 'fast' (fitted to cycle-level runs) or lower and "
-                         "replay a trace (`hermes lower`, `hermes replay`; docs/ndp.md)")
+    """One-line error for a DIMM timing model the merged timeline cannot use: 'cycle' replays
+    the lowered sparse Hermes dataflow, which hermes-base's dense blocks (the output projection
+    on the DIMMs among them) do not have."""
+    cfg = ctx.config
+    if cfg.dimm_model == "cycle" and cfg.system == "hermes-base":
+        raise InputError("dimm_model 'cycle': hermes-base runs dense FC blocks (the output "
+                         "projection on the DIMMs too), which the lowering (hermes_hw/lowering) "
+                         "does not produce; use 'fast' (fitted to cycle-level runs) or "
+                         "'bandwidth' for hermes-base")
 
 
 def realised_ratio(ctx: SimContext, wc: WorkCounts, params: SystemParams,
@@ -264,7 +297,12 @@ class _Flow:
     """The per-token event builder (kept apart so systems can reuse it).
 
     ~750k events for a LLaMA2-70B run: lane and category indices, op durations, PCIe times and
-    event ``args`` are resolved once and reused (the timeline never mutates ``args``)."""
+    event ``args`` are resolved once and reused (the timeline never mutates ``args``).
+
+    DIMM event durations come from the time model's op-level ``op_time_ns``, or, when it has
+    the per-event hook (``role_times_ns``, dimm_time.py; the cycle-level model), from that hook
+    for every DIMM event, plus one "promote + remap" event per layer and DIMM after attention
+    (the promotion and remapping reads the analytical models leave off the DIMM lanes)."""
 
     def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
                  bpn: np.ndarray) -> None:
@@ -277,6 +315,7 @@ class _Flow:
         self.sync_ns = ctx.config.sync.latency_ns
         self.pred_ns = ctx.config.workload.predictor_ns_per_neuron
         self.link = ctx.dimm_link
+        self.role_ns = role_hook(tm)
         self._memo: dict = {}
         self._unit_lanes: list[int] | None = None  # lane ids, resolved on first use
         self._lanes: dict[str, int] = {}
@@ -317,6 +356,10 @@ class _Flow:
         durations = [self._op_ns(j, op) for j, op in enumerate(ops)]
         return self._unit_events(name, durations, [self._op_args(op) for op in ops],
                                  deps_per_unit, category, token, layer)
+
+    def _role(self, role: str, step: int, layer: int, durations: list[float]) -> list[float]:
+        """The DIMM durations of one event: the role hook's if the model has one."""
+        return durations if self.role_ns is None else self.role_ns(role, step, layer)
 
     def _unit_events(self, name: str, durations: list[float], args: list, deps_per_unit,
                      category: str, token: int, layer: int) -> list[int]:
@@ -444,17 +487,24 @@ class _Flow:
                               "decode", step, layer,
                               {"neurons": int(gpu_n[ba]), "nbytes": est.nbytes})
             durs, args = self._gemv_ops(s, ba, 0, dimm_n[ba], B)
-            uq = self._unit_events("QKV cold", durs, args, [[out[j], pa] for j in range(U)],
-                                   "fc", step, layer)
+            uq = self._unit_events("QKV cold", self._role("qkv_cold", step, layer, durs), args,
+                                   [[out[j], pa] for j in range(U)], "fc", step, layer)
             gp = self._pcie("d2h", qkv_vec, [g], "QKV partial", step, layer)
             sy = self._host(self.sync_ns, "sync QKV", "others", [gp, *uq], step, layer)
             rs = self._ring(qkv_ring, [sy], "QKV reduce-scatter", step, layer)
-            mq = self._unit_events("QKV merge", merge_ns, no_args,
-                                   [[sy, rs[j]] for j in range(U)], "others", step, layer)
+            mq = self._unit_events("QKV merge", self._role("qkv_merge", step, layer, merge_ns),
+                                   no_args, [[sy, rs[j]] for j in range(U)], "others", step,
+                                   layer)
             # 2. attention on the DIMMs
-            at = self._unit_events("attention", attn_ns, attn_args, [[mq[j]] for j in range(U)],
-                                   "attention", step, layer)
+            at = self._unit_events("attention", self._role("attention", step, layer, attn_ns),
+                                   attn_args, [[mq[j]] for j in range(U)], "attention", step,
+                                   layer)
             at_end = tl.join(at)
+            if self.role_ns is not None:  # DIMM reads of promotions/remaps, during the projection
+                pr = self.role_ns("promote_remap", step, layer)
+                if any(pr):
+                    self._unit_events("promote + remap", pr, no_args, [[at_end]] * U,
+                                      "communication", step, layer)
             # 3. output projection on the GPU; promotion and remapping hidden behind it
             so = self._host(self.sync_ns, "sync attention", "others", [at_end], step, layer)
             ao = self._pcie("h2d", q_vec, [so], "attention output", step, layer)
@@ -477,13 +527,14 @@ class _Flow:
                                0.0, "decode", step, layer,
                                {"neurons": n, "nbytes": up.nbytes + down.nbytes})
             durs, args = self._gemv_ops(s, bm, 1, dimm_n[bm], B)
-            um = self._unit_events("MLP cold", durs, args, [[od, pm, at[j]] for j in range(U)],
-                                   "fc", step, layer)
+            um = self._unit_events("MLP cold", self._role("mlp_cold", step, layer, durs), args,
+                                   [[od, pm, at[j]] for j in range(U)], "fc", step, layer)
             # 5. merge GPU + DIMM partial sums, reduce across DIMMs
             gp2 = self._pcie("d2h", h_vec, [gm], "MLP partial", step, layer)
             sm = self._host(self.sync_ns, "sync MLP", "others", [gp2, *um], step, layer)
             ar = self._ring(h_ring, [sm], "all-reduce", step, layer)
-            out = self._unit_events("merge + reduce", red_ns, no_args,
+            out = self._unit_events("merge + reduce",
+                                    self._role("merge_reduce", step, layer, red_ns), no_args,
                                     [[sm, ar[j]] for j in range(U)], "others", step, layer)
         x = self._pcie("h2d", h_vec, [tl.join(out)], "final hidden", step, -1)
         return lm_head_step(ctx, x, step)

@@ -154,8 +154,6 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
 
     ``trace_decode_tokens`` (>= ``sample_tokens``): read the first ``sample_tokens`` decode
     tokens of the trace generated for that many (so a shorter run shares a longer run's trace)."""
-    from hermes_hw.workload.pipeline import Workload, WorkloadOptions
-
     options = _options(batch, prompt_tokens, sample_tokens, predictor, predictor_options,
                        placement, placement_options, adjust, remap, window, source,
                        source_options, seed)
@@ -176,19 +174,12 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
             return wc
         except (OSError, ValueError, KeyError):
             pass  # a corrupt cache entry is recomputed
-    wopts = WorkloadOptions(
-        prompt_tokens=prompt_tokens, decode_tokens=sample_tokens, batch=batch, seed=seed,
-        source=source, source_options=dict(source_options or {}), predictor=predictor,
-        predictor_options=dict(predictor_options or {}),
-        placement=placement, placement_options=dict(placement_options or {}), adjust=adjust,
-        remap=remap, window=window, system=system)
-    trace = activation_trace(model, source=source, source_options=source_options,
-                             prompt_tokens=prompt_tokens,
-                             decode_tokens=trace_decode_tokens or sample_tokens,
-                             batch=batch, seed=seed)
-    if trace.tokens > prompt_tokens + sample_tokens:
-        trace = replace(trace, bits=trace.bits[:prompt_tokens + sample_tokens])
-    wl = Workload(model, wopts, trace=trace)
+    wl = run_workload(model, batch=batch, prompt_tokens=prompt_tokens,
+                      sample_tokens=sample_tokens, system=system, predictor=predictor,
+                      predictor_options=predictor_options, placement=placement,
+                      placement_options=placement_options, adjust=adjust, remap=remap,
+                      window=window, source=source, source_options=source_options, seed=seed,
+                      trace_decode_tokens=trace_decode_tokens)
     nb, d = len(model.blocks), system.n_dimms
     gpu = np.zeros((sample_tokens, nb), dtype=np.int32)
     dimm = np.zeros((sample_tokens, nb, d), dtype=np.int32)
@@ -227,3 +218,30 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
         except OSError:
             pass  # the cache is an optimisation only
     return wc
+
+
+def run_workload(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_tokens: int,
+                 system: SystemParams, predictor: str = "hermes",
+                 predictor_options: dict | None = None, placement: str = "ilp",
+                 placement_options: dict | None = None, adjust: bool = True, remap: bool = True,
+                 window: int = 5, source: str = "synthetic", source_options: dict | None = None,
+                 seed: int = 0, trace_decode_tokens: int | None = None):
+    """The :class:`~hermes_hw.workload.pipeline.Workload` whose work lists :func:`work_counts`
+    reduces (same arguments, same activation trace): iterate ``.run()`` for the per-token
+    work lists; ``.placement`` is set once the run is exhausted. The cycle-level DIMM model
+    (hermes_hw/systems/dimm_cycle.py) lowers exactly these work lists."""
+    from hermes_hw.workload.pipeline import Workload, WorkloadOptions
+
+    wopts = WorkloadOptions(
+        prompt_tokens=prompt_tokens, decode_tokens=sample_tokens, batch=batch, seed=seed,
+        source=source, source_options=dict(source_options or {}), predictor=predictor,
+        predictor_options=dict(predictor_options or {}),
+        placement=placement, placement_options=dict(placement_options or {}), adjust=adjust,
+        remap=remap, window=window, system=system)
+    trace = activation_trace(model, source=source, source_options=source_options,
+                             prompt_tokens=prompt_tokens,
+                             decode_tokens=trace_decode_tokens or sample_tokens,
+                             batch=batch, seed=seed)
+    if trace.tokens > prompt_tokens + sample_tokens:
+        trace = replace(trace, bits=trace.bits[:prompt_tokens + sample_tokens])
+    return Workload(model, wopts, trace=trace)

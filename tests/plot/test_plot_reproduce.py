@@ -62,13 +62,23 @@ figure: {kind: predictor, file: workload_result.json}
 """
 
 PENDING_EXP = """
-title: needs cycle-level simulate
+title: pins an analytical DIMM model, so it cannot run with --cycle
 order: 3
 grid:
   runner: simulate
-  set: {model: tiny-opt}
+  set: {model: tiny-opt, overrides: {dimm_model: fast}}
   axes: {batch: [1]}
 figure: {kind: bars, x: batch, y: tokens_per_s}
+"""
+
+CYCLE_EXP = """
+title: tiny simulate
+order: 4
+grid:
+  runner: simulate
+  set: {model: tiny-opt, input_tokens: 16, output_tokens: 4}
+  axes: {system: [hermes, hermes-host]}
+figure: {kind: bars, x: system, y: tokens_per_s}
 """
 
 
@@ -137,10 +147,23 @@ def test_experiment_that_cannot_run_is_reported_pending(folder, tmp_path, capsys
     rc = main(["reproduce", "--cycle", "--out", str(tmp_path / "o"), "--experiments",
                str(folder), "--only", "sim", "--no-progress"])
     out = capsys.readouterr().out
-    assert rc == 1 and "pending" in out
+    assert rc == 1 and "pending" in out and "contradicts overrides.dimm_model" in out
     assert not (tmp_path / "o" / "sim.csv").exists()
     index = (tmp_path / "o" / "index.md").read_text()
     assert "Status: **pending**" in index
+
+
+def test_cycle_mode_runs_simulate_points_cycle_level(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("HERMES_CACHE_DIR", str(tmp_path / "cache"))
+    (folder / "sim.yaml").write_text(CYCLE_EXP)
+    out = tmp_path / "o"
+    outcomes = reproduce(out, mode="cycle", folder=folder, only=["sim"], workers=1,
+                         progress=False)
+    assert [o.status for o in outcomes] == ["done"]
+    stats = [json.loads(p.read_text()) for p in (out / "runs").rglob("stats.json")]
+    models = sorted(s["info"].get("dimm_model", {}).get("model", "-") for s in stats)
+    assert models == ["-", "cycle"]  # hermes replays cycle-level; hermes-host has no DIMMs
+    assert "cycle-level DIMM timing" in (out / "index.md").read_text()
 
 
 @pytest.mark.parametrize(("text", "message"), [

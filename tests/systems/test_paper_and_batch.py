@@ -76,9 +76,10 @@ def test_prefill_does_not_depend_on_the_placement():
     assert streamed == streamed_b
 
 
-def test_dimm_model_cycle_is_a_clear_error():
+def test_dimm_model_cycle_on_hermes_base_is_a_clear_error():
+    # (hermes itself runs cycle-level: tests/systems/test_dimm_cycle.py)
     with pytest.raises(InputError, match="cycle"):
-        simulate("tiny-opt", "hermes", 1, run=SHORT, overrides={"dimm_model": "cycle"})
+        simulate("tiny-opt", "hermes-base", 1, run=SHORT, overrides={"dimm_model": "cycle"})
 
 
 @pytest.mark.slow

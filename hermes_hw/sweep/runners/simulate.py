@@ -9,7 +9,9 @@ Point config::
     input_tokens: 128          # prompt tokens (paper: 128)
     output_tokens: 128         # generated tokens (paper: 128)
     overrides: {n_dimms: 4}    # nested system-config overrides (any SystemConfig field)
-    dimm_timing: fast          # fast = analytical DIMM model; cycle = cycle-level DRAM replay
+    dimm_timing: fast          # fast: the system config's DIMM model (default 'bandwidth',
+                               # analytical); cycle: dimm_model 'cycle' (cycle-level replay of
+                               # the run's lowered trace, docs/simulate.md)
     timeline_tokens: []        # decode tokens to export to the point's timeline.json
 
 Values: tokens_per_s, total_s, prefill_s, decode_s, decode_s_per_token, prefill_share and
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from hermes_hw.errors import InputError
 from hermes_hw.sweep.runners.base import PointRunner, Scalar, check_flat_fields, register_runner
@@ -44,13 +46,14 @@ def _systems():
 
 
 def cycle_level_supported() -> bool:
-    """Whether `hermes simulate` can time the DIMMs with the cycle-level DRAM engine (a config
-    field ``dimm_timing`` in the system config)."""
+    """Whether `hermes simulate` can time the DIMMs with the cycle-level DRAM engine (the system
+    config's ``dimm_model`` admits 'cycle')."""
     try:
         from hermes_hw.systems.config import SystemConfig
     except ImportError:
         return False
-    return "dimm_timing" in SystemConfig.model_fields
+    field = SystemConfig.model_fields.get("dimm_model")
+    return field is not None and "cycle" in get_args(field.annotation)
 
 
 @register_runner("simulate")
@@ -69,7 +72,11 @@ class SimulateRunner(PointRunner):
                              f"'{cfg['dimm_timing']}'")
         if cfg["dimm_timing"] == "cycle" and not cycle_level_supported():
             raise InputError("dimm_timing: 'cycle' is not available: hermes simulate does not "
-                             "time the DIMMs with the cycle-level engine yet")
+                             "time the DIMMs with the cycle-level engine in this installation")
+        model_ov = (cfg["overrides"] or {}).get("dimm_model")
+        if cfg["dimm_timing"] == "cycle" and model_ov not in (None, "cycle"):
+            raise InputError(f"dimm_timing: 'cycle' contradicts overrides.dimm_model "
+                             f"'{model_ov}' (leave one of them out)")
         systems = _systems()
         from hermes_hw.workload.models import load_model
 
@@ -100,9 +107,11 @@ class SimulateRunner(PointRunner):
 
     @staticmethod
     def _overrides(cfg: dict[str, Any]) -> dict[str, Any]:
+        """System-config overrides: ``dimm_timing: cycle`` -> ``dimm_model: cycle``; ``fast``
+        leaves the system config's DIMM model (default 'bandwidth') as it is."""
         ov = dict(cfg["overrides"])
         if cfg["dimm_timing"] == "cycle":
-            ov["dimm_timing"] = "cycle"
+            ov["dimm_model"] = "cycle"
         return ov
 
     def run(self, config: dict[str, Any], base_dir: Path, point_dir: Path | None
