@@ -214,3 +214,33 @@ def test_pipeline_model_by_hand():
     #    b L + g s + h A = 50 + 5 + 20, then the last line's compute: 30 / 50
     dur = pipeline_durations([rd(50, 1, 30.0, acts=10, conf=4, wconf=1, chain=1)], p, 100)
     assert np.isclose(dur[0], 40 + 3 + 30 + 50 + 50 + 5 + 20 + 30 / 50)
+
+
+def _ring_replay(blocks: list[int], buffer_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """One read op of sum(blocks) sequential lines fed to the replay loop in expansion blocks
+    of the given sizes (default DIMM, t = 0.5 DRAM cycles of compute per line)."""
+    from hermes_hw.ndp.config import NdpSystemConfig
+    from hermes_hw.ndp.replay import _ReplayState
+
+    n = sum(blocks)
+    ms = MemorySystem.from_yaml(NdpSystemConfig().dram_mapping(), record_completions=True)
+    rs = _ReplayState(1, buffer_lines, block=1)
+    rs.op_bounds(np.array([0]), np.array([0]), np.array([n]))
+    cut = np.concatenate([[0], np.cumsum(blocks)])
+    items = [(np.arange(a, b, dtype=np.uint64) * 64, np.zeros(b - a, np.uint8),
+              np.full(b - a, 0.5), np.arange(a, b) * 0.5 + 0.5)
+             for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    rs.run(ms.backend, items)
+    return rs.g_end, rs.mem_active
+
+
+def test_first_block_longer_than_the_request_ring():
+    """Regression (batch-16 OPT-66B crashed): an expansion block that overflows the request
+    ring before any request was fed (here 20,000 lines against a 16,384-entry ring with a
+    64-line buffer) compacts with nothing to drop (keep index 0, not -1) and gives the same
+    timeline as the same requests fed in small blocks."""
+    big = _ring_replay([20_000], 64)
+    small = _ring_replay([1000] * 20, 64)
+    assert np.array_equal(big[0], small[0]) and np.array_equal(big[1], small[1])
+    # 20,000 lines at one 64 B line per DRAM cycle at best (4 ranks, tBL = 4): >= 20,000
+    assert big[0][0] + 20_000 * 0.5 >= 20_000
