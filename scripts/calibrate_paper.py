@@ -1,7 +1,8 @@
 """Fit the free timing parameters to the Hermes paper's calibration subset.
 
     python scripts/calibrate_paper.py [--outer 2] [--iters 10] [--bracket B] [--start FILE]
-                                      [--jobs J] [--json OUT]
+                                      [--loss huber|absolute|squared] [--huber-delta D]
+                                      [--only NAME ...] [--jobs J] [--json OUT]
 
 Every evaluation is a full run (input 128 / output 128); see hermes_hw/systems/calibration.py
 for the method. Prints each fitted value and the per-cell error of the final (re-planned) full
@@ -15,7 +16,14 @@ import argparse
 import json
 import time
 
-from hermes_hw.systems.calibration import PARAMETERS, Evaluator, fit, overrides_for
+from hermes_hw.systems.calibration import (
+    HUBER_DELTA,
+    LOSSES,
+    PARAMETERS,
+    Evaluator,
+    fit,
+    overrides_for,
+)
 from hermes_hw.systems.paper import PAPER_CELLS
 
 
@@ -25,6 +33,13 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=10, help="golden-section steps per parameter")
     ap.add_argument("--bracket", type=float, help="search within [v/B, v*B] of the start")
     ap.add_argument("--start", help="JSON file with start values ({'values': {name: v}})")
+    ap.add_argument("--loss", choices=LOSSES, default="huber",
+                    help="per-cell penalty of the log error (default: huber)")
+    ap.add_argument("--huber-delta", type=float, default=HUBER_DELTA,
+                    help=f"Huber threshold in log error (default ln 1.25 = {HUBER_DELTA:.4f})")
+    ap.add_argument("--only", nargs="+", metavar="NAME",
+                    choices=[p.name for p in PARAMETERS],
+                    help="fit only these parameters (the others keep their start values)")
     ap.add_argument("--jobs", type=int, help="processes per evaluation (default: CPUs)")
     ap.add_argument("--json", help="write the fitted values and per-cell results to this file")
     args = ap.parse_args()
@@ -34,7 +49,9 @@ def main() -> None:
             start = json.load(fh)["values"]
     t0 = time.perf_counter()
     values, cells = fit(outer=args.outer, iters=args.iters, bracket=args.bracket, start=start,
-                        evaluator=Evaluator(args.jobs), log=lambda s: print(s, flush=True))
+                        evaluator=Evaluator(args.jobs), log=lambda s: print(s, flush=True),
+                        loss=args.loss, huber_delta=args.huber_delta,
+                        only=tuple(args.only) if args.only else None)
     print(f"\nfitted in {time.perf_counter() - t0:.0f} s")
     for p in PARAMETERS:
         print(f"  {p.name:<40} {values[p.name]:>12.5g} {p.unit:<22} systems: "
