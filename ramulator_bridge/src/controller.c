@@ -199,8 +199,9 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
             set_write_mode(s, c);
             buf = c->write_mode ? &c->writeq : &c->readq;
             if (buf->size) {
+                /* -1: nothing ready (an indexed pass resolves only a ready choice) */
                 idx = scan_best(s, c, buf, c->write_mode ? &c->scan_write : &c->scan_read, clk);
-                found = hd_req_ready(s, hd_buf_at(buf, idx)) <= clk;
+                found = idx >= 0 && hd_req_ready(s, hd_buf_at(buf, idx)) <= clk;
             }
         }
     }

@@ -52,12 +52,19 @@ static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out
         for (int k = 0; k < 2; k++)
             if (slot->seq[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->seq[k]);
     }
-    out->best = hd_bidx_index_of(buf, p.best_key & ~(1ull << 63));
-    out->best_at_min = hd_bidx_index_of(buf, (uint64_t)p.min_key);
+    /* Only results the controller can use become buffer indices (and have their cached
+     * command validated, which the controller reads): best when it is ready at clk (else -1),
+     * best_at_min when min_ready is later than clk (else -1; see scan_best). */
     out->min_ready = (int64_t)(uint64_t)(p.min_key >> 64);
-    /* the controller reads the chosen requests' cached commands */
-    hd_req_validate(s, hd_buf_at(buf, out->best));
-    hd_req_validate(s, hd_buf_at(buf, out->best_at_min));
+    out->best = out->best_at_min = -1;
+    if (!(p.best_key >> 63)) {
+        out->best = hd_bidx_index_of(buf, p.best_key);
+        hd_req_validate(s, hd_buf_at(buf, out->best));
+    }
+    if (out->min_ready > clk) {
+        out->best_at_min = hd_bidx_index_of(buf, (uint64_t)p.min_key);
+        hd_req_validate(s, hd_buf_at(buf, out->best_at_min));
+    }
 }
 
 static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
