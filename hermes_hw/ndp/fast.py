@@ -2,15 +2,16 @@
 
 Two models share the fit (docs/ndp.md, "Fast mode"):
 
-* the op-level pipeline (:func:`pipeline_durations`, fast model v3) that ``hermes replay
+* the op-level pipeline (:func:`pipeline_durations`, fast model v4) that ``hermes replay
   --fast`` runs: consume and DRAM frontiers carried from op to op, buffer-bounded prefetch, no
-  prefetch across posted writes; per read op a latency floor (closed-bank read latency, plus a
-  precharge where a head bank had another row open, write turnaround after posted writes, write
-  recovery where a head bank was written at another row, tRC per further row one head bank
+  prefetch across posted writes, no data delivery in the all-bank refresh windows (every tREFI,
+  on the model's own time line; v4); per read op a latency floor (closed-bank read latency, plus
+  a precharge where a head bank had another row open, write turnaround after posted writes,
+  write recovery where a head bank was written at another row, tRC per further row one head bank
   opens) and a DRAM time ``b L + g s + h A`` (``A``: banks the op's head activates, from the
   segments' addresses and the address mapper, :mod:`hermes_hw.ndp.rowstate`). Parameters start
-  at their DRAM-timing values and are fitted (Levenberg-Marquardt, then a coordinate polish)
-  to per-layer and per-op times of a cycle-level replay of ``CALIBRATION_LAYERS`` layers of the
+  at their DRAM-timing values and are fitted (Levenberg-Marquardt, then a coordinate polish) to
+  per-layer and per-op times of a cycle-level replay of ``CALIBRATION_LAYERS`` layers of the
   same trace configuration on DIMMs 0 and n/2;
 * v1's additive per-op model ``max(c + lat, a + b L + g s + w W)`` per op class, fitted by
   least squares on DIMM 0's ops (``classes``), which the timeline's adapter
@@ -37,7 +38,7 @@ from hermes_hw.lowering.trace import TraceDir
 from hermes_hw.ndp.rowstate import BankMap, row_features
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 3
+FAST_MODEL_VERSION = 4
 CALIBRATION_LAYERS = 12
 #: weight of the per-op errors (relative to the layer time) next to the per-layer errors
 OP_WEIGHT = 1.0
@@ -181,7 +182,7 @@ PIPELINE_PARAMS = ("b", "g", "lat", "h")
 #: were posted since the previous read op), conf (write recovery + precharge when a head bank
 #: was last written at another row)
 GLOBAL_PARAMS = (("row", "lat"), ("row", "rc"), ("write", "b"), ("write", "lat"),
-                 ("write", "conf"))
+                 ("write", "conf"), ("refresh", "len"))
 _CLASS_ID = {name: k for k, name in enumerate(CLASSES)}
 
 
@@ -230,6 +231,23 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     w_conf = float(params["write"].get("conf", 0.0))
     r_lat = float(params.get("row", {}).get("lat", 0.0))
     rc = float(params.get("row", {}).get("rc", 0.0))
+    period = float(params.get("refresh", {}).get("period", 0.0))
+    r_len = min(float(params.get("refresh", {}).get("len", 0.0)), 0.9 * period)
+
+    def served(t: float, work: float) -> tuple[float, float]:
+        """(start, end) of ``work`` DRAM cycles of data delivery that may begin at ``t``,
+        paused by the all-bank refresh windows [k period, k period + len), k >= 1."""
+        if r_len <= 0.0:
+            return t, t + work
+        k = int(t // period)
+        if k >= 1 and t < k * period + r_len:
+            t = k * period + r_len
+        end = t + work
+        nxt = (k + 1) * period
+        while nxt < end:
+            end += r_len
+            nxt += period
+        return t, end
     N = buffer_lines
     F = D = Wt = 0.0
     wrote = False                 # writes posted since the previous read op
@@ -257,7 +275,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
             continue
         if code == 2:
             Wt = F
-            D = max(D, F) + bw * L
+            D = served(max(D, F), bw * L)[1]
             wrote = True
             continue
         b, g, lat, h = cp[cls]
@@ -274,9 +292,8 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         mem = b * L + g * s + h * acts
         if mem_out is not None:
             mem_out[i] = mem
-        start = max(D, i0 + lat)
-        d_first = start + mem / L
-        d_last = start + mem
+        start, d_last = served(max(D, i0 + lat), mem)
+        d_first = served(start, mem / L)[1]
         if L <= N:
             d_last = max(d_last, max(Wt, consumed(pos + L - 1 - N)) + lat + b)
         else:  # lines past the buffer issue only as this op consumes its first ones
@@ -302,14 +319,16 @@ def _layer_times(table: list[tuple], layer_of: np.ndarray, dur: np.ndarray) -> n
     return np.add.reduceat(dur, np.concatenate([[0], cut])) if len(dur) else dur
 
 
-def dram_start(resolved) -> dict:
+def dram_start(resolved, refresh: bool = True) -> dict:
     """Physical starting values of the latency / activation terms (DRAM cycles) from the
     resolved DRAM timings: a read from a closed bank tRCD + tCL + tBL, activations at the
     tFAW rate (4 per tFAW per rank, ranks in parallel), a precharge tRP first where another row
     is open, tRC per further row a bank opens, write-to-read turnaround tCWL + tBL + tWTR_L
     after posted writes, write recovery tWR + tRP where a written bank must switch rows; the
     streaming rate of the data paths, tBL per 64 B line per rank in NDP mode (ranks in
-    parallel), per channel in host mode."""
+    parallel), per channel in host mode. All-bank refresh (``refresh``: the controller's
+    refresh manager is AllBank, every rank at once every tREFI) pauses data delivery for
+    tRP + tRFC + tRCD from each multiple of tREFI (the period is not fitted)."""
     t = resolved.timings
     ranks = int(resolved.org["rank"]) * int(resolved.org["channel"])
     paths = ranks if resolved.access_mode == "ndp" else int(resolved.org["channel"])
@@ -318,7 +337,10 @@ def dram_start(resolved) -> dict:
             "h": float(t["nFAW"]) / (4.0 * ranks),
             "row_lat": float(t["nRP"]), "row_rc": float(t["nRC"]),
             "write_lat": float(t["nCWL"] + t["nBL"] + t.get("nWTRL", t.get("nWTR", 0))),
-            "write_conf": float(t.get("nWR", 0) + t["nRP"])}
+            "write_conf": float(t.get("nWR", 0) + t["nRP"]),
+            "refresh_period": float(t.get("nREFI", 0)) if refresh else 0.0,
+            "refresh_len": float(t.get("nRP", 0) + t.get("nRFC", 0) + t["nRCD"]) if refresh
+            else 0.0}
 
 
 def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
@@ -340,6 +362,8 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
     params["write"] = {"b": 1.0, "lat": ph.get("write_lat", 0.0),
                        "conf": ph.get("write_conf", 0.0)}
     params["row"] = {"lat": ph.get("row_lat", 0.0), "rc": ph.get("row_rc", 0.0)}
+    params["refresh"] = {"period": ph.get("refresh_period", 0.0),
+                         "len": ph.get("refresh_len", 0.0)}
     b_floor = ph.get("b", 0.0)
     prepared = []
     for table, layer_of, want_ops in samples:
@@ -461,6 +485,7 @@ class _Context:
     tck: float
     bank_map: BankMap
     resolved: object
+    allbank_refresh: bool
 
 
 def _context(td: TraceDir, override: dict | None) -> _Context:
@@ -470,8 +495,10 @@ def _context(td: TraceDir, override: dict | None) -> _Context:
     cfg = parse_config(system.dram_mapping(), f"{td.path}/manifest.json:system.dram")
     resolved = resolve(cfg)
     tck = float(resolved.tck_ns)
+    refresh = cfg.MemorySystem.Controller.RefreshManager.impl == "AllBank"
     return _Context(NdpTiming(system.unit, tck), tck,
-                    BankMap.from_resolved(resolved, cfg.MemorySystem.AddrMapper.impl), resolved)
+                    BankMap.from_resolved(resolved, cfg.MemorySystem.AddrMapper.impl), resolved,
+                    refresh)
 
 
 def _segments(td: TraceDir, j: int) -> np.ndarray:
@@ -519,7 +546,7 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
             "calibration_dimms": dimms, "classes": classes,
             "pipeline": fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
-                                     physical=dram_start(ctx.resolved))}
+                                     physical=dram_start(ctx.resolved, ctx.allbank_refresh))}
     cfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = cfile.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))

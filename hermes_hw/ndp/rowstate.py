@@ -118,45 +118,94 @@ def _ends(segs: np.ndarray, ops: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap) -> np.ndarray:
-    """Per op: columns (acts, conflicts, wconflict, depth) as float64 (module docstring)."""
+def _next_group_end(ops: np.ndarray) -> np.ndarray:
+    """Per op: the index of the first write op after the first read op after it (``n`` if
+    none), i.e. the end of the read group that follows a write op."""
+    n = len(ops)
+    has = ops["lines"] > 0
+    is_w = np.isin(ops["kind"], _WRITE_IDS) & has
+    is_r = ~np.isin(ops["kind"], _WRITE_IDS) & has
+    pos = np.arange(n)
+    # first read op strictly after each op
+    nr = np.where(is_r, pos, n)
+    nr = np.minimum.accumulate(nr[::-1])[::-1]
+    nr = np.concatenate([nr[1:], [n]])
+    # first write op at or after each position
+    nw = np.where(is_w, pos, n)
+    nw = np.concatenate([np.minimum.accumulate(nw[::-1])[::-1], [n]])
+    return nw[nr]
+
+
+def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
+                 defer_writes: bool = False, max_passes: int = 8) -> np.ndarray:
+    """Per op: columns (acts, conflicts, wconflict, depth) as float64 (module docstring).
+
+    Write ops get no features (zeros). Posted writes, ``defer_writes`` (off by default: it
+    fits the tiny models worse, docs/ndp.md): a write whose bank has its row open is issued at once
+    (the controller is in write mode: every earlier read has returned, so the read queue is
+    empty); one that misses stays in the write queue (the next op's reads arrive within
+    cycles and switch the controller back to read mode below the low watermark) and is drained
+    when the rank's read queue empties again, at the end of the next read group (before the
+    next write op): it opens its row there. Whether a write misses depends on the drained
+    writes before it, so the hit flags are iterated to a fixed point (``max_passes``)."""
     n = len(ops)
     out = np.zeros((n, 4))
     if n == 0 or not (ops["lines"] > 0).any():
         return out
-    h_op, h_addr, t_op, t_addr = _ends(segs, ops, bank_map.n_banks)
-    nh = len(h_op)
-    bank, row = bank_map.bank_row(np.concatenate([h_addr, t_addr]) // bank_map.tx_bytes)
-    # event order: by bank, then op, head before tail, issue order (two stable sorts)
-    key = np.concatenate([h_op, t_op]).astype(np.int32) * 2
-    key[nh:] += 1
+    k = bank_map.n_banks
+    h_op, h_addr, t_op, t_addr = _ends(segs, ops, k)
+    is_w = np.isin(ops["kind"], _WRITE_IDS)
+    h_keep = ~is_w[h_op]
+    h_op, h_addr = h_op[h_keep], h_addr[h_keep]
+    wt = is_w[t_op]
+    end = _next_group_end(ops) if defer_writes else np.arange(n)
+    # events: read heads (op*4), read tails and writes issued at once (op*4+1), probes of
+    # the writes (op*4: the state the write finds), drained writes ((end-1)*4+3)
+    w_op, w_addr = t_op[wt], t_addr[wt]
+    r_op, r_addr = t_op[~wt], t_addr[~wt]
+    nw = len(w_op)
+    ev_op = np.concatenate([h_op, r_op, w_op, w_op, w_op])
+    key = np.concatenate([h_op * 4, r_op * 4 + 1, w_op * 4, w_op * 4 + 1,
+                          end[w_op] * 4 - 1]).astype(np.int64)
+    # kind: 0 head, 1 read tail, 2 write probe, 3 write at once, 4 drained write
+    kind = np.repeat(np.arange(5, dtype=np.int8), [len(h_op), len(r_op), nw, nw, nw])
+    wid = np.concatenate([np.full(len(h_op) + len(r_op), -1), np.tile(np.arange(nw), 3)])
+    bank, row = bank_map.bank_row(np.concatenate([h_addr, r_addr, w_addr, w_addr, w_addr])
+                                  // bank_map.tx_bytes)
     order = np.argsort(key, kind="stable")
-    order = order[np.argsort(bank.astype(np.int16 if bank_map.n_banks < 1 << 15
-                                         else np.int64)[order], kind="stable")]
-    key, bank, row = key[order], bank[order], row[order]
-    tail = (key & 1).astype(bool)
-    op = key >> 1
-    # the state a head event sees: the previous event of its bank, if that is a tail (of an
-    # earlier op) or a head of the same op (already activated by it); heads of earlier ops
-    # are always followed by their own tail, so the latest tail before suffices
-    m = len(op)
-    ev = np.arange(m, dtype=np.int32)
-    last_tail = np.where(tail, ev, -1)
-    np.maximum.accumulate(last_tail, out=last_tail)
+    order = order[np.argsort(bank[order], kind="stable")]
+    key, bank, row, kind, wid, op = (key[order], bank[order], row[order], kind[order],
+                                     wid[order], ev_op[order])
+    m = len(key)
+    ev = np.arange(m)
+    head = kind == 0
     own = np.zeros(m, bool)  # the previous event is a head of the same op
-    own[1:] = (key[1:] == key[:-1]) & ~tail[1:]
-    prev = np.empty_like(ev)
-    prev[0] = -1
-    prev[1:] = np.where(own[1:], ev[:-1], last_tail[:-1])
+    own[1:] = head[1:] & head[:-1] & (key[1:] == key[:-1])
+    w_row = np.zeros(nw, np.int64)
+    w_row[wid[kind == 2]] = row[kind == 2]
+    hit = np.ones(nw, bool)  # start: every write issued at once (no deferral)
+    for _ in range(max_passes if defer_writes else 1):
+        active = (kind == 1) | ((kind == 3) & hit[wid]) | ((kind == 4) & ~hit[wid])
+        last = np.where(active, ev, -1)
+        np.maximum.accumulate(last, out=last)
+        prev = np.empty_like(ev)
+        prev[0] = -1
+        prev[1:] = last[:-1]
+        p = np.maximum(prev, 0)
+        valid = (prev >= 0) & (bank[p] == bank)
+        probe = kind == 2
+        new_hit = np.ones(nw, bool)
+        new_hit[wid[probe]] = valid[probe] & (row[p][probe] == row[probe])
+        if not defer_writes or np.array_equal(new_hit, hit):
+            break
+        hit = new_hit
+    prev = np.where(own, np.concatenate([[-1], ev[:-1]]), prev)
     p = np.maximum(prev, 0)
     valid = (prev >= 0) & (bank[p] == bank)
     new_row = row[p] != row
-    head = ~tail
     act = head & (~valid | new_row)
     conf = act & valid
-    is_w = np.isin(ops["kind"], _WRITE_IDS)
-    opp = op[p]
-    wconf = conf & is_w[opp] & (opp != op)
+    wconf = conf & (kind[p] >= 3)
     out[:, 0] = np.bincount(op[act], minlength=n)
     out[:, 1] = np.bincount(op[conf], minlength=n)
     out[op[wconf], 2] = 1.0
@@ -164,7 +213,7 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap) -> np.nda
     si = np.flatnonzero(own & valid & new_row)
     out[:, 3] = out[:, 0] > 0
     if len(si):
-        k2 = op[si].astype(np.int64) * bank_map.n_banks + bank[si]
+        k2 = op[si].astype(np.int64) * k + bank[si]
         run_start = np.flatnonzero(np.concatenate([[True], k2[1:] != k2[:-1]]))
         length = np.diff(np.concatenate([run_start, [len(si)]]))
         np.maximum.at(out[:, 3], op[si[run_start]], length + 1)

@@ -78,36 +78,54 @@ def test_row_features_by_hand():
     f = row_features(segs, ops, bm)
     # columns: activations, conflicts, write conflict, depth (rows one bank opens in turn)
     assert f[0].tolist() == [32, 0, 0, 1]
-    assert f[1].tolist() == [2, 2, 0, 1]
+    assert f[1].tolist() == [0, 0, 0, 0]  # write ops get no features
     assert f[2].tolist() == [0, 0, 0, 0]
     assert f[3].tolist() == [2, 2, 1, 1]
     assert f[4].tolist() == [32, 32, 0, 1]
     # F: banks 4, 5 hold row 2 (E's tail: lines 8192..8223 are banks 0..31 at row 2), so
     # row 0 conflicts (2) and row 1 conflicts again (2): depth 2
     assert f[5].tolist() == [4, 4, 0, 2]
+    # deferred writes: B misses (banks 0, 1 hold row 0), so it waits in the write queue until
+    # the end of the next read group (C..F, no later write op): D finds row 0 still open
+    d = row_features(segs, ops, bm, defer_writes=True)
+    assert d[3].tolist() == [0, 0, 0, 0]
+    assert d[[0, 2, 4, 5]].tolist() == f[[0, 2, 4, 5]].tolist()
 
 
 def test_stale_cache_versions_are_refitted(tmp_path):
     """A cached coefficient file of another fast-model version is not reused."""
     lower_sample("tiny-opt", tmp_path / "t", batch=1)
     coef = fast.coefficients(str(tmp_path / "t"))
-    assert coef["version"] == fast.FAST_MODEL_VERSION == 3
+    assert coef["version"] == fast.FAST_MODEL_VERSION == 4
     cfile = fast.cache_dir() / f"{fast._key(TraceDir(tmp_path / 't'), None)}.json"
-    old = {**coef, "version": 2, "pipeline": {"stale": True}}
+    old = {**coef, "version": 3, "pipeline": {"stale": True}}
     cfile.write_text(json.dumps(old))
     again = fast.coefficients(str(tmp_path / "t"))
-    assert again["version"] == 3 and "stale" not in again["pipeline"]
+    assert again["version"] == 4 and "stale" not in again["pipeline"]
 
 
-@pytest.mark.xfail(strict=True, reason="fast model v3 on the tiny models: max per-layer error "
-                   "7.6% (tiny-opt), 8.0% (tiny-llama); the write-drain timing of the "
-                   "controller is not modelled (docs/ndp.md, Fast mode)")
-@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
-def test_fast_mode_within_3_percent_of_cycle_level_on_tiny_models(model_id, tmp_path):
-    """Per-layer DIMM time of the fast mode vs the cycle-level replay (the independent
-    reference) on DIMMs 0 and 1, every layer, one decode token at batch 1."""
+def test_refresh_windows_pause_data_delivery():
+    """All-bank refresh: no data from k x period to k x period + len (k >= 1). One read op of
+    2,500 lines at 1 DRAM cycle per line, no latency, period 1,000, len 100: the windows at
+    1,000 and 2,000 fall inside its delivery, so it ends at 2,500 + 2 x 100 = 2,700."""
+    ops = new_ops(1)
+    ops["kind"] = OP_KIND_ID["gemv"]
+    ops["lines"] = 2500
+    ops["seg_count"] = 1
+    table = fast._op_table(ops, np.zeros(1))
+    cls = {"b": 1.0, "g": 0.0, "lat": 0.0, "h": 0.0}
+    params = {"gemv": cls, "attn": cls, "transfer": cls, "write": {"b": 1.0},
+              "refresh": {"period": 1000.0, "len": 100.0}}
+    assert fast.pipeline_durations(table, params, 4096).tolist() == [2700.0]
+    params["refresh"]["len"] = 0.0
+    assert fast.pipeline_durations(table, params, 4096).tolist() == [2500.0]
+
+
+def _tiny_errors(model_id: str, batch: int, tmp_path) -> list[float]:
+    """Per-layer relative error of the fast mode vs the cycle-level replay (the independent
+    reference) on DIMMs 0 and 1, every layer, one decode token."""
     path = tmp_path / model_id
-    lower_sample(model_id, path, batch=1)
+    lower_sample(model_id, path, batch=batch)
     td = TraceDir(path)
     coef = fast.coefficients(str(path))
     errs = []
@@ -116,4 +134,21 @@ def test_fast_mode_within_3_percent_of_cycle_level_on_tiny_models(model_id, tmp_
         fst = fast.fast_replay_dimm(td, j, coef)
         for a, b in zip(per_layer(td, cyc), per_layer(td, fst), strict=True):
             errs.append((b["end_ns"] - b["start_ns"]) / (a["end_ns"] - a["start_ns"]) - 1.0)
+    return errs
+
+
+@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
+def test_fast_mode_within_3_percent_on_tiny_models_at_batch_16(model_id, tmp_path):
+    """Batch 16: a layer takes ~3,000 DRAM cycles, so one in four meets an all-bank refresh
+    (tRFC = 880 cycles); the fast model places the refresh windows on its own time line."""
+    errs = _tiny_errors(model_id, 16, tmp_path)
+    assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]
+
+
+@pytest.mark.xfail(strict=True, reason="fast model v4 on the tiny models at batch 1: max "
+                   "per-layer error 7.6% (tiny-opt), 8.0% (tiny-llama); when the controller "
+                   "drains posted writes is not predicted op by op (docs/ndp.md, Fast mode)")
+@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
+def test_fast_mode_within_3_percent_of_cycle_level_on_tiny_models(model_id, tmp_path):
+    errs = _tiny_errors(model_id, 1, tmp_path)
     assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]
