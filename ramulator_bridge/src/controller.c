@@ -124,6 +124,14 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
     return 1;
 }
 
+/* 1 if an offer of r would surely be rejected now: its queue is full and, for a read, no queued
+ * write can forward it (no write queued, or this read already checked this write queue). */
+int hd_ctrl_rejects(const hd_ctrl *c, const hd_req *r) {
+    if (r->type == HD_REQ_WRITE) return c->writeq.size > c->writeq.max_size;
+    if (c->readq.size <= c->readq.max_size) return 0;
+    return c->writeq.size == 0 || r->forward_checked == c->writeq_version;
+}
+
 int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec) {
     hd_req r;
     memset(&r, 0, sizeof r);

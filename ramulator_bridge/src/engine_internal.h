@@ -198,6 +198,7 @@ int64_t hd_bank_index(const hd_system *s, int ch, int rank, int bg, int bank);
 /* controller.c */
 void hd_req_refresh(hd_system *s, hd_req *r);
 int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r);
+int hd_ctrl_rejects(const hd_ctrl *c, const hd_req *r);
 int hd_ctrl_priority_send(hd_system *s, hd_ctrl *c, int type, const int32_t *vec);
 void hd_ctrl_tick(hd_system *s, hd_ctrl *c);
 int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c);

@@ -340,6 +340,15 @@ static int64_t run_source(hd_system *s, const hd_source *src, const int64_t *arr
                     return n;
                 }
                 front_next = s->clk + 1;
+                /* look ahead: if the next request's queue is full, it is rejected at every
+                 * frontend tick until the next memory event, as if offered now */
+                if (prepare_from(s, src, i, base_tag >= 0 ? base_tag + i : -1, &cur)) {
+                    prepared = i;
+                    if (hd_ctrl_rejects(route(s, cur.vec), &cur)) {
+                        front_next = HD_NEVER;
+                        rejected = 1;
+                    }
+                }
             } else {
                 rejected = 1; /* the queue frees only at a memory event */
             }
