@@ -1,5 +1,6 @@
 /* dram_device.c: the DRAM device tree (channel/rank/bankgroup/bank): per-node command ready
  * times driven by the standard's timing-constraint table, bank states, prerequisites. */
+#include <stddef.h>
 #include "engine_internal.h"
 
 #define MC HD_MAX_CMDS
@@ -156,22 +157,49 @@ static void stamp_bank(hd_system *s, int64_t bn, uint32_t changed, uint64_t ep) 
         s->bank_cmd_epoch[bn * MC + __builtin_ctz(changed)] = ep;
 }
 
-/* update_timing for a command naming one bank (every level given): the common case. */
+/* Records an issue of cmd in a node's history (levels with windowed constraints only). */
+static const int64_t *record_history(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
+    int hl = s->hist_len[level][cmd];
+    int64_t *h = &s->history[level][(node * MC + cmd) * HD_MAX_WINDOW];
+    for (int k = hl - 1; k > 0; k--) h[k] = h[k - 1];
+    h[0] = clk;
+    return h;
+}
+
+/* update_timing for a command naming one bank (every level given), the common case: the
+ * command's timing program (its target constraints at all levels in one list) over the rows
+ * of its channel, rank, bank group and bank, then any sibling constraints. */
 static void update_timing_bank(hd_system *s, int cmd, const int32_t *vec, int64_t clk) {
     const hd_config *c = &s->cfg;
     uint64_t ep = s->sched_epoch;
-    apply_target(s, 0, vec[0], cmd, clk);
-    if (!s->below[1][cmd]) return;
     int64_t rn = (int64_t)vec[0] * c->ranks + vec[1];
-    apply_target(s, 1, rn, cmd, clk);
-    apply_siblings(s, 1, vec[0], c->ranks, vec[1], cmd, clk);
-    if (!s->below[2][cmd]) return;
     int64_t gn = rn * c->bankgroups + vec[2];
-    apply_target(s, 2, gn, cmd, clk); /* bank-group rows are read live */
-    if (apply_siblings(s, 2, rn, c->bankgroups, vec[2], cmd, clk)) s->full_epoch = ep;
-    if (!s->below[3][cmd]) return;
     int64_t bn = gn * c->banks + vec[3];
-    stamp_bank(s, bn, apply_target(s, 3, bn, cmd, clk), ep);
+    const int64_t nodes[HD_NUM_LEVELS] = {vec[0], rn, gn, bn};
+    int64_t *rows[HD_NUM_LEVELS];
+    for (int L = 0; L < HD_NUM_LEVELS; L++) rows[L] = &s->ready[L][nodes[L] * MC];
+    uint32_t bank_changed = 0;
+    const hd_op *op = s->program[cmd];
+    int n = s->n_program[cmd];
+    if (!s->history_levels[cmd]) { /* every constraint counts from this issue */
+        for (int i = 0; i < n; i++, op++) {
+            uint32_t moved = raise_ready(rows[op->level], op->next, clk + op->latency, 1, 0);
+            bank_changed |= moved & -(uint32_t)(op->level == HD_LEVEL_BANK);
+        }
+    } else {
+        const int64_t *hist[HD_NUM_LEVELS] = {NULL, NULL, NULL, NULL};
+        for (int L = 0; L < HD_NUM_LEVELS; L++)
+            if (s->history_levels[cmd] >> L & 1) hist[L] = record_history(s, L, nodes[L], cmd, clk);
+        for (int i = 0; i < n; i++, op++) {
+            int64_t past = op->window == 1 ? clk : hist[op->level][op->window - 1];
+            uint32_t moved = raise_ready(rows[op->level], op->next, past + op->latency, past >= 0, 0);
+            bank_changed |= moved & -(uint32_t)(op->level == HD_LEVEL_BANK);
+        }
+    }
+    stamp_bank(s, bn, bank_changed, ep);
+    if (!s->sibling_levels[cmd]) return;
+    apply_siblings(s, 1, vec[0], c->ranks, vec[1], cmd, clk);
+    if (apply_siblings(s, 2, rn, c->bankgroups, vec[2], cmd, clk)) s->full_epoch = ep;
     if (apply_siblings(s, 3, gn, c->banks, vec[3], cmd, clk)) s->full_epoch = ep;
 }
 

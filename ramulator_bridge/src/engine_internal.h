@@ -104,6 +104,11 @@ typedef struct {
     int next, latency, window;
 } hd_con;
 
+/* One target constraint of a command in its timing program (all levels, in level order). */
+typedef struct {
+    int32_t level, next, window, latency;
+} hd_op;
+
 typedef struct {
     int64_t cycle;
     int32_t cmd, channel, rank, bank;   /* bank: for same-bank refresh, else -1 */
@@ -152,6 +157,10 @@ struct hd_system {
     hd_con *scons[HD_NUM_LEVELS][HD_MAX_CMDS];
     int n_scons[HD_NUM_LEVELS][HD_MAX_CMDS];
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
+    hd_op *program[HD_MAX_CMDS];             /* target constraints of each command, flattened */
+    int n_program[HD_MAX_CMDS];
+    int history_levels[HD_MAX_CMDS];         /* bit L: level L keeps an issue history for cmd */
+    int sibling_levels[HD_MAX_CMDS];         /* bit L: cmd has sibling constraints at level L */
     int cross_ctrl;                          /* controllers share timing (host mode) */
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
     int next_evt_valid;         /* ctrl->next_evt are current (nothing changed since) */

@@ -91,6 +91,21 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         if (s->n_tcons[0][p] || s->n_scons[0][p] || s->n_scons[1][p]) s->cross_ctrl = 1;
     }
     if (!c->ndp_mode) s->cross_ctrl = 1;
+    for (int p = 0; p < HD_MAX_CMDS; p++) { /* timing programs: tcons flattened */
+        int n = 0;
+        for (int L = 0; L < HD_NUM_LEVELS; L++) n += s->n_tcons[L][p];
+        s->program[p] = malloc(sizeof(hd_op) * (size_t)(n + 1));
+        if (!s->program[p]) FAIL("out of memory");
+        for (int L = 0; L < HD_NUM_LEVELS; L++) {
+            if (s->hist_len[L][p] > 1) s->history_levels[p] |= 1 << L;
+            if (s->n_scons[L][p]) s->sibling_levels[p] |= 1 << L;
+        }
+        for (int L = 0; L < HD_NUM_LEVELS; L++)
+            for (int i = 0; i < s->n_tcons[L][p]; i++) {
+                const hd_con *k = &s->tcons[L][p][i];
+                s->program[p][s->n_program[p]++] = (hd_op){L, k->next, k->window, k->latency};
+            }
+    }
     int64_t nb = s->level_nodes[3];
     s->bank_state = calloc((size_t)nb, 1);
     s->open_row = malloc((size_t)nb * sizeof(int32_t));
@@ -150,6 +165,7 @@ void hd_destroy(hd_system *s) {
             free(s->scons[l][p]);
         }
     }
+    for (int p = 0; p < HD_MAX_CMDS; p++) free(s->program[p]);
     free(s->bank_state);
     free(s->open_row);
     free(s->col_accesses);
