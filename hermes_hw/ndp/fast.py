@@ -2,7 +2,7 @@
 
 Two models share the fit (docs/ndp.md, "Fast mode"):
 
-* the op-level pipeline (:func:`pipeline_durations`, fast model v4) that ``hermes replay
+* the op-level pipeline (:func:`pipeline_durations`, fast model v5) that ``hermes replay
   --fast`` runs: consume and DRAM frontiers carried from op to op, buffer-bounded prefetch, no
   prefetch across posted writes, no data delivery in the all-bank refresh windows (every tREFI,
   on the model's own time line; v4); per read op a latency floor (closed-bank read latency, plus
@@ -38,8 +38,12 @@ from hermes_hw.lowering.trace import TraceDir
 from hermes_hw.ndp.rowstate import BankMap, row_features
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 4
+FAST_MODEL_VERSION = 5
 CALIBRATION_LAYERS = 12
+#: an op's head (the lines whose banks it must open before its data streams) = its first
+#: HEAD_BANK_PASSES x n_banks lines: a short op that crosses a row in that window opens the
+#: bank twice in turn (v5; v3, v4 used one pass)
+HEAD_BANK_PASSES = 2
 #: weight of the per-op errors (relative to the layer time) next to the per-layer errors
 OP_WEIGHT = 1.0
 K = OP_KIND_ID
@@ -172,7 +176,7 @@ def durations(ops: np.ndarray, compute_cycles: np.ndarray, coef: dict,
     return dur, np.where(is_r, mem, 0.0)
 
 
-# -- the pipeline model (FAST_MODEL_VERSION 3) ----------------------------------------------
+# -- the pipeline model (FAST_MODEL_VERSION 3 to 5) -----------------------------------------
 #: per op class: streaming DRAM cycles per 64 B line, extra cycles per segment, first-data
 #: latency from closed banks, DRAM cycles per bank the op's head activates
 PIPELINE_PARAMS = ("b", "g", "lat", "h")
@@ -180,9 +184,11 @@ PIPELINE_PARAMS = ("b", "g", "lat", "h")
 #: (per further row one head bank opens after its first: ACT to ACT of a bank),
 #: "write" b (DRAM cycles per posted write line), lat (write-to-read turnaround when writes
 #: were posted since the previous read op), conf (write recovery + precharge when a head bank
-#: was last written at another row)
+#: was last written at another row), chain (activate, write and write recovery of a write
+#: drained late on a head bank: ``row_features(defer_writes=True)`` only, else unused);
+#: "refresh" len (no data delivery from each multiple of the refresh period)
 GLOBAL_PARAMS = (("row", "lat"), ("row", "rc"), ("write", "b"), ("write", "lat"),
-                 ("write", "conf"), ("refresh", "len"))
+                 ("write", "conf"), ("write", "chain"), ("refresh", "len"))
 _CLASS_ID = {name: k for k, name in enumerate(CLASSES)}
 
 
@@ -198,11 +204,11 @@ def _op_table(ops: np.ndarray, comp: np.ndarray, rows: np.ndarray | None = None)
     cls = np.zeros(len(ops), np.int64)
     for name, kinds in CLASSES.items():
         cls[np.isin(kind, kinds)] = _CLASS_ID[name]
-    rows = np.zeros((len(ops), 4)) if rows is None else rows
+    rows = np.zeros((len(ops), 5)) if rows is None else rows
     return list(zip(code.tolist(), cls.tolist(), lines.tolist(),
                     ops["seg_count"].astype(np.int64).tolist(), comp.tolist(),
                     rows[:, 0].tolist(), rows[:, 1].tolist(), rows[:, 2].tolist(),
-                    np.maximum(rows[:, 3] - 1, 0).tolist(), strict=True))
+                    np.maximum(rows[:, 3] - 1, 0).tolist(), rows[:, 4].tolist(), strict=True))
 
 
 def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
@@ -215,20 +221,22 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     and the consume history (to know when line ``x - N`` was consumed, i.e. when the buffer
     had room for line ``x``). A read op of ``L`` lines in ``s`` segments with compute ``c``
     whose head activates ``A`` banks: its first line issues at ``i0 = max(Wt, consumed(x0 -
-    N))``, the DRAM delivers its lines from ``max(D, i0 + latency)`` taking ``b L + g s + h
-    A``, where latency = ``lat`` (closed bank) + ``row.lat`` if a head bank had another row
-    open + ``write.lat`` if writes were posted since the previous read op + ``write.conf`` if
-    a head bank was last written at another row. With ``L <= N`` the last line cannot issue
-    before ``consumed(x0 + L - 1 - N)``, with ``L > N`` the last ``L - N`` lines stream only
-    after the op starts consuming (``F + latency + mem (L - N)/L``). It ends at
-    ``max(F + c, d_first + c, d_last + c/L)``. Lines of a later op prefetched while this one
-    is compute-bound come out of ``D``. Writes occupy the DRAM ``write.b`` cycles per line
+    N))``, the DRAM delivers its lines from ``max(D, i0 + latency)`` taking ``b L + g s + h A``,
+    where latency = ``lat`` (closed bank) + ``row.lat`` if a head bank had another row open +
+    ``write.lat`` if writes were posted since the previous read op + ``write.conf`` if a head
+    bank was last written at another row (+ ``write.chain`` if it must first finish a late-
+    drained write). No data is delivered in the refresh windows (``served``). With ``L <= N``
+    the last line cannot issue before ``consumed(x0 + L - 1 - N)``, with ``L > N`` the last ``L
+    - N`` lines stream only after the op starts consuming (``F + latency + mem (L - N)/L``). It
+    ends at ``max(F + c, d_first + c, d_last + c/L)``. Lines of a later op prefetched while this
+    one is compute-bound come out of ``D``. Writes occupy the DRAM ``write.b`` cycles per line
     from their posting time ``F``. ``mem_out`` (optional) receives each op's DRAM time.
     """
     cp = [[float(params[name].get(k, 0.0)) for k in PIPELINE_PARAMS] for name in CLASSES]
     bw = params["write"]["b"]
     w_lat = float(params["write"].get("lat", 0.0))
     w_conf = float(params["write"].get("conf", 0.0))
+    w_chain = float(params["write"].get("chain", 0.0))
     r_lat = float(params.get("row", {}).get("lat", 0.0))
     rc = float(params.get("row", {}).get("rc", 0.0))
     period = float(params.get("refresh", {}).get("period", 0.0))
@@ -268,7 +276,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         t0, t1 = h_t[k - 1], h_t[k]
         return t0 + (t1 - t0) * (x - p0) / (p1 - p0) if p1 > p0 else t1
 
-    for i, (code, cls, L, s, c, acts, conf, wconf, chain) in enumerate(table):
+    for i, (code, cls, L, s, c, acts, conf, wconf, chain, wchain) in enumerate(table):
         if code == 0:
             F += c
             out[i] = c
@@ -284,8 +292,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         if wrote:
             lat += w_lat
             wrote = False
-        if wconf:
-            lat += w_conf
+        lat += w_conf * wconf + w_chain * wchain
         if chain:
             lat += rc * chain
         i0 = max(Wt, consumed(pos - N))
@@ -338,6 +345,7 @@ def dram_start(resolved, refresh: bool = True) -> dict:
             "row_lat": float(t["nRP"]), "row_rc": float(t["nRC"]),
             "write_lat": float(t["nCWL"] + t["nBL"] + t.get("nWTRL", t.get("nWTR", 0))),
             "write_conf": float(t.get("nWR", 0) + t["nRP"]),
+            "write_chain": float(t["nRCD"] + t["nCWL"] + t["nBL"] + t.get("nWR", 0) + t["nRP"]),
             "refresh_period": float(t.get("nREFI", 0)) if refresh else 0.0,
             "refresh_len": float(t.get("nRP", 0) + t.get("nRFC", 0) + t["nRCD"]) if refresh
             else 0.0}
@@ -360,7 +368,7 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
                      "lat": ph.get("lat", 40.0), "h": ph.get("h", 0.0)}
               for name in CLASSES}
     params["write"] = {"b": 1.0, "lat": ph.get("write_lat", 0.0),
-                       "conf": ph.get("write_conf", 0.0)}
+                       "conf": ph.get("write_conf", 0.0), "chain": ph.get("write_chain", 0.0)}
     params["row"] = {"lat": ph.get("row_lat", 0.0), "rc": ph.get("row_rc", 0.0)}
     params["refresh"] = {"period": ph.get("refresh_period", 0.0),
                          "len": ph.get("refresh_len", 0.0)}
@@ -477,6 +485,17 @@ def calibration_layers(n_layers: int, k: int = CALIBRATION_LAYERS) -> list[int]:
     return sorted(set(np.linspace(0, n_layers - 1, min(k, n_layers)).round().astype(int).tolist()))
 
 
+def calibration_dimms(n_dimms: int, n_layers: int, samples: int = 2 * CALIBRATION_LAYERS
+                      ) -> list[int]:
+    """DIMMs 0 and n/2, plus evenly spaced ones until the fit has ``samples`` per-layer times
+    (models with fewer layers than ``CALIBRATION_LAYERS``: the tiny test models)."""
+    k = min(n_dimms, -(-samples // max(n_layers, 1)))
+    if k <= 2:
+        return sorted({0, n_dimms // 2})
+    spread = np.linspace(0, n_dimms - 1, k).round().astype(int).tolist()
+    return sorted({0, n_dimms // 2, *spread})
+
+
 @dataclass(frozen=True)
 class _Context:
     """What the fast mode needs of a trace's configuration (resolved once per call)."""
@@ -508,7 +527,8 @@ def _segments(td: TraceDir, j: int) -> np.ndarray:
 
 def _table(td: TraceDir, j: int, ops: np.ndarray, ctx: _Context) -> tuple[list, np.ndarray]:
     comp = ctx.timing.compute_cycles(ops)
-    rows = row_features(_segments(td, j), ops, ctx.bank_map)
+    rows = row_features(_segments(td, j), ops, ctx.bank_map,
+                        head_lines=HEAD_BANK_PASSES * ctx.bank_map.n_banks)
     return _op_table(ops, comp, rows), comp
 
 
@@ -529,7 +549,7 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
     layers = calibration_layers(n_layers)
     ctx = _context(td, override)
     tck = ctx.tck
-    dimms = sorted({0, td.n_dimms // 2})
+    dimms = calibration_dimms(td.n_dimms, len(layers))
     samples, first_res = [], None
     for j in dimms:
         res = replay_dimm(str(td.path), j, layers=layers, override=override)

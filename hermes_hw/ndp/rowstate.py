@@ -89,9 +89,12 @@ class BankMap:
         return np.zeros(len(x), np.int64), x // max(self.counts["column"], 1)
 
 
-def _ends(segs: np.ndarray, ops: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Transaction addresses of every op's first ``k`` and last ``k`` lines: (op, tx) of the
-    heads and (op, tx) of the tails, each in issue order of the op's segments."""
+def _ends(segs: np.ndarray, ops: np.ndarray, k: int, k_head: int | None = None
+          ) -> tuple[np.ndarray, ...]:
+    """Transaction addresses of every op's first ``k_head`` (default ``k``) and last ``k``
+    lines: (op, tx) of the heads and (op, tx) of the tails, each in issue order of the op's
+    segments."""
+    k_head = k if k_head is None else k_head
     cnt = ops["seg_count"].astype(np.int64)
     has = (ops["lines"] > 0) & (cnt > 0)
     idx = np.flatnonzero(has)
@@ -108,7 +111,7 @@ def _ends(segs: np.ndarray, ops: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
     total = np.repeat(ops["lines"][idx].astype(np.int64), cnt)
     after = total - before - sl                      # op lines after it
     out = []
-    for take, skip in ((np.clip(k - before, 0, sl), np.zeros_like(sl)),
+    for take, skip in ((np.clip(k_head - before, 0, sl), np.zeros_like(sl)),
                        (t := np.clip(k - after, 0, sl), sl - t)):
         n = int(take.sum())
         rep = np.repeat(np.arange(len(sl)), take)
@@ -137,8 +140,11 @@ def _next_group_end(ops: np.ndarray) -> np.ndarray:
 
 
 def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
-                 defer_writes: bool = False, max_passes: int = 8) -> np.ndarray:
-    """Per op: columns (acts, conflicts, wconflict, depth) as float64 (module docstring).
+                 defer_writes: bool = False, max_passes: int = 8,
+                 head_lines: int | None = None) -> np.ndarray:
+    """Per op: columns (acts, conflicts, wconflict, depth, wchain) as float64 (module
+    docstring; ``wchain``, with ``defer_writes`` only: 1 if a head bank must first finish a
+    write drained late, see below).
 
     Write ops get no features (zeros). Posted writes, ``defer_writes`` (off by default: it
     fits the tiny models worse, docs/ndp.md): a write whose bank has its row open is issued at once
@@ -147,13 +153,17 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     cycles and switch the controller back to read mode below the low watermark) and is drained
     when the rank's read queue empties again, at the end of the next read group (before the
     next write op): it opens its row there. Whether a write misses depends on the drained
-    writes before it, so the hit flags are iterated to a fixed point (``max_passes``)."""
+    writes before it, so the hit flags are iterated to a fixed point (``max_passes``). A
+    deferred write whose bank the group's last read op still reads in its tail cannot drain
+    before the group ends (the bank is busy with reads until then): it is activated when the
+    next write op is posted (write mode again) and the following group's first reads of that
+    bank at another row wait for its activation, write and write recovery (``wchain``)."""
     n = len(ops)
-    out = np.zeros((n, 4))
+    out = np.zeros((n, 5))
     if n == 0 or not (ops["lines"] > 0).any():
         return out
     k = bank_map.n_banks
-    h_op, h_addr, t_op, t_addr = _ends(segs, ops, k)
+    h_op, h_addr, t_op, t_addr = _ends(segs, ops, k, head_lines)
     is_w = np.isin(ops["kind"], _WRITE_IDS)
     h_keep = ~is_w[h_op]
     h_op, h_addr = h_op[h_keep], h_addr[h_keep]
@@ -165,13 +175,28 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     r_op, r_addr = t_op[~wt], t_addr[~wt]
     nw = len(w_op)
     ev_op = np.concatenate([h_op, r_op, w_op, w_op, w_op])
-    key = np.concatenate([h_op * 4, r_op * 4 + 1, w_op * 4, w_op * 4 + 1,
-                          end[w_op] * 4 - 1]).astype(np.int64)
-    # kind: 0 head, 1 read tail, 2 write probe, 3 write at once, 4 drained write
-    kind = np.repeat(np.arange(5, dtype=np.int8), [len(h_op), len(r_op), nw, nw, nw])
-    wid = np.concatenate([np.full(len(h_op) + len(r_op), -1), np.tile(np.arange(nw), 3)])
     bank, row = bank_map.bank_row(np.concatenate([h_addr, r_addr, w_addr, w_addr, w_addr])
                                   // bank_map.tx_bytes)
+    late = np.zeros(nw, bool)
+    if defer_writes and nw:
+        # the group's last read op (before its end) still reads the write's bank in its tail
+        is_r = ~is_w & (ops["lines"] > 0)
+        lr = np.where(is_r, np.arange(n), -1)
+        np.maximum.accumulate(lr, out=lr)
+        nr = len(h_op)
+        t_key = r_op.astype(np.int64) * k + bank[nr:nr + len(r_op)]
+        e = end[w_op]
+        last_r = lr[np.maximum(e - 1, 0)]
+        late = (e < n) & (last_r > w_op) & np.isin(last_r * k + bank[nr + len(r_op):
+                                                                      nr + len(r_op) + nw],
+                                                    t_key)
+    drain_key = np.where(late, end[w_op] * 4 + 2, end[w_op] * 4 - 1)
+    key = np.concatenate([h_op * 4, r_op * 4 + 1, w_op * 4, w_op * 4 + 1,
+                          drain_key]).astype(np.int64)
+    # kind: 0 head, 1 read tail, 2 write probe, 3 write at once, 4 drained write (5: late)
+    kind = np.repeat(np.arange(5, dtype=np.int8), [len(h_op), len(r_op), nw, nw, nw])
+    kind[len(kind) - nw:][late] = 5
+    wid = np.concatenate([np.full(len(h_op) + len(r_op), -1), np.tile(np.arange(nw), 3)])
     order = np.argsort(key, kind="stable")
     order = order[np.argsort(bank[order], kind="stable")]
     key, bank, row, kind, wid, op = (key[order], bank[order], row[order], kind[order],
@@ -185,7 +210,7 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     w_row[wid[kind == 2]] = row[kind == 2]
     hit = np.ones(nw, bool)  # start: every write issued at once (no deferral)
     for _ in range(max_passes if defer_writes else 1):
-        active = (kind == 1) | ((kind == 3) & hit[wid]) | ((kind == 4) & ~hit[wid])
+        active = (kind == 1) | ((kind == 3) & hit[wid]) | ((kind >= 4) & ~hit[wid])
         last = np.where(active, ev, -1)
         np.maximum.accumulate(last, out=last)
         prev = np.empty_like(ev)
@@ -205,10 +230,12 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     new_row = row[p] != row
     act = head & (~valid | new_row)
     conf = act & valid
-    wconf = conf & (kind[p] >= 3)
+    wconf = conf & ((kind[p] == 3) | (kind[p] == 4))
+    wchain = conf & (kind[p] == 5)
     out[:, 0] = np.bincount(op[act], minlength=n)
     out[:, 1] = np.bincount(op[conf], minlength=n)
     out[op[wconf], 2] = 1.0
+    out[op[wchain], 4] = 1.0
     # depth: the rows one bank must open in turn within the head (1 + in-op row switches)
     si = np.flatnonzero(own & valid & new_row)
     out[:, 3] = out[:, 0] > 0

@@ -75,7 +75,7 @@ def test_row_features_by_hand():
         ("gemv", [(8184, 40)]),          # E: head 8184..8215: banks 24..31 row 1, 0..23 row 2
         ("attn_score", [(4, 2), (4100, 2)]),  # F: banks 4, 5 at row 0, then at row 1
     ])
-    f = row_features(segs, ops, bm)
+    f = row_features(segs, ops, bm)[:, :4]
     # columns: activations, conflicts, write conflict, depth (rows one bank opens in turn)
     assert f[0].tolist() == [32, 0, 0, 1]
     assert f[1].tolist() == [0, 0, 0, 0]  # write ops get no features
@@ -88,20 +88,43 @@ def test_row_features_by_hand():
     # deferred writes: B misses (banks 0, 1 hold row 0), so it waits in the write queue until
     # the end of the next read group (C..F, no later write op): D finds row 0 still open
     d = row_features(segs, ops, bm, defer_writes=True)
-    assert d[3].tolist() == [0, 0, 0, 0]
-    assert d[[0, 2, 4, 5]].tolist() == f[[0, 2, 4, 5]].tolist()
+    assert d[3].tolist() == [0, 0, 0, 0, 0]
+    assert d[[0, 2, 4, 5], :4].tolist() == f[[0, 2, 4, 5]].tolist()
+
+
+def test_late_drained_write_by_hand():
+    """Deferred writes (RoCoBaRaCh as above): W1 (bank 0, row 1) misses (bank 0 holds row 0),
+    waits; the next group (C) still reads bank 0 in its tail, so W1 drains only when W2 is
+    posted, and D's first read of bank 0 (row 0) waits for it: wchain. W2 (bank 1, row 1)
+    misses too and has no later group end, so it never touches D. Without deferral both
+    writes act at once: C conflicts with W1 and D with W2 (wconflict)."""
+    m = NdpSystemConfig().dram_mapping()
+    bm = BankMap.from_resolved(resolve(parse_config(m, "test")), "RoCoBaRaCh")
+    ops, segs = _ops_and_segments([
+        ("gemv", [(0, 40)]),             # A: banks 0..31, row 0
+        ("write_partial", [(4096, 1)]),  # W1: bank 0, row 1
+        ("gemv", [(0, 40)]),             # C: tail = lines 8..39, banks 8..31 and 0..7
+        ("write_partial", [(4097, 1)]),  # W2: bank 1, row 1
+        ("gemv", [(0, 4)]),              # D: banks 0..3, row 0
+    ])
+    d = row_features(segs, ops, bm, defer_writes=True)
+    assert d[2].tolist() == [0, 0, 0, 0, 0]     # C: rows still open, W1 waits
+    assert d[4].tolist() == [1, 1, 0, 1, 1]     # D: bank 0 behind W1's late drain
+    f = row_features(segs, ops, bm)
+    assert f[2].tolist() == [1, 1, 1, 1, 0]     # C: bank 0 written at row 1 just before
+    assert f[4].tolist() == [1, 1, 1, 1, 0]     # D: bank 1 written at row 1 just before
 
 
 def test_stale_cache_versions_are_refitted(tmp_path):
     """A cached coefficient file of another fast-model version is not reused."""
     lower_sample("tiny-opt", tmp_path / "t", batch=1)
     coef = fast.coefficients(str(tmp_path / "t"))
-    assert coef["version"] == fast.FAST_MODEL_VERSION == 4
+    assert coef["version"] == fast.FAST_MODEL_VERSION == 5
     cfile = fast.cache_dir() / f"{fast._key(TraceDir(tmp_path / 't'), None)}.json"
-    old = {**coef, "version": 3, "pipeline": {"stale": True}}
+    old = {**coef, "version": 4, "pipeline": {"stale": True}}
     cfile.write_text(json.dumps(old))
     again = fast.coefficients(str(tmp_path / "t"))
-    assert again["version"] == 4 and "stale" not in again["pipeline"]
+    assert again["version"] == 5 and "stale" not in again["pipeline"]
 
 
 def test_refresh_windows_pause_data_delivery():
@@ -121,15 +144,16 @@ def test_refresh_windows_pause_data_delivery():
     assert fast.pipeline_durations(table, params, 4096).tolist() == [2500.0]
 
 
-def _tiny_errors(model_id: str, batch: int, tmp_path) -> list[float]:
+def _tiny_errors(model_id: str, batch: int, dimms: str, tmp_path) -> list[float]:
     """Per-layer relative error of the fast mode vs the cycle-level replay (the independent
-    reference) on DIMMs 0 and 1, every layer, one decode token."""
+    reference), every layer, one decode token, on DIMMs 0 and 1 (``dimms="0,1"``, what
+    ``hermes ndp fast-error`` reports) or on every DIMM (``"all"``)."""
     path = tmp_path / model_id
     lower_sample(model_id, path, batch=batch)
     td = TraceDir(path)
     coef = fast.coefficients(str(path))
     errs = []
-    for j in (0, 1):
+    for j in ((0, 1) if dimms == "0,1" else range(td.n_dimms)):
         cyc = replay_dimm(str(path), j)
         fst = fast.fast_replay_dimm(td, j, coef)
         for a, b in zip(per_layer(td, cyc), per_layer(td, fst), strict=True):
@@ -137,18 +161,24 @@ def _tiny_errors(model_id: str, batch: int, tmp_path) -> list[float]:
     return errs
 
 
-@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
-def test_fast_mode_within_3_percent_on_tiny_models_at_batch_16(model_id, tmp_path):
+def _open(reason: str):
+    return pytest.mark.xfail(strict=True, reason=f"fast model v5: {reason}; when the "
+                             "controller drains posted writes is not predicted op by op "
+                             "(docs/ndp.md, Fast-mode error)")
+
+
+@pytest.mark.parametrize(("model_id", "batch", "dimms"), [
+    ("tiny-opt", 16, "0,1"), ("tiny-llama", 16, "0,1"), ("tiny-opt", 1, "0,1"),
+    ("tiny-opt", 16, "all"),
+    pytest.param("tiny-llama", 1, "0,1", marks=_open("max 7.8% on DIMMs 0, 1")),
+    pytest.param("tiny-opt", 1, "all", marks=_open("max 21.0% over the 8 DIMMs")),
+    pytest.param("tiny-llama", 1, "all", marks=_open("max 22.2% over the 8 DIMMs")),
+    pytest.param("tiny-llama", 16, "all", marks=_open("max 9.0% over the 8 DIMMs")),
+])
+def test_fast_mode_within_3_percent_on_tiny_models(model_id, batch, dimms, tmp_path):
     """Batch 16: a layer takes ~3,000 DRAM cycles, so one in four meets an all-bank refresh
-    (tRFC = 880 cycles); the fast model places the refresh windows on its own time line."""
-    errs = _tiny_errors(model_id, 16, tmp_path)
-    assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]
-
-
-@pytest.mark.xfail(strict=True, reason="fast model v4 on the tiny models at batch 1: max "
-                   "per-layer error 7.6% (tiny-opt), 8.0% (tiny-llama); when the controller "
-                   "drains posted writes is not predicted op by op (docs/ndp.md, Fast mode)")
-@pytest.mark.parametrize("model_id", ["tiny-opt", "tiny-llama"])
-def test_fast_mode_within_3_percent_of_cycle_level_on_tiny_models(model_id, tmp_path):
-    errs = _tiny_errors(model_id, 1, tmp_path)
+    (tRFC = 880 cycles), which the fast model places on its own time line (v4, v5). Batch 1:
+    20-250-line ops, whose time is set by bank openings and by posted writes the controller
+    drains at times an op-level model does not see (docs/ndp.md)."""
+    errs = _tiny_errors(model_id, batch, dimms, tmp_path)
     assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]

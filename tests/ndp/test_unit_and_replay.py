@@ -184,20 +184,22 @@ def test_pipeline_model_by_hand():
     p = {"gemv": {"b": 1.0, "g": 5.0, "lat": 40.0, "h": 2.0},
          "attn": {"b": 2.0, "g": 0.0, "lat": 10.0, "h": 0.0},
          "transfer": {"b": 1.0, "g": 0.0, "lat": 0.0, "h": 0.0},
-         "write": {"b": 1.0, "lat": 7.0, "conf": 30.0}, "row": {"lat": 3.0, "rc": 50.0}}
+         "write": {"b": 1.0, "lat": 7.0, "conf": 30.0, "chain": 90.0},
+         "row": {"lat": 3.0, "rc": 50.0}}
 
-    def rd(lines, segs, comp, acts=0, conf=0, wconf=0, chain=0, cls=0):
-        return (1, cls, lines, segs, comp, acts, conf, wconf, chain)
+    def rd(lines, segs, comp, acts=0, conf=0, wconf=0, chain=0, cls=0, wchain=0):
+        return (1, cls, lines, segs, comp, acts, conf, wconf, chain, wchain)
 
     # (code, class, lines, segments, compute, head activations, head conflicts, write
-    # conflict, further rows of one head bank): code 0 compute-only, 1 read, 2 writes
+    # conflict, further rows of one head bank, late-drained write on a head bank): code 0
+    # compute-only, 1 read, 2 writes
     # 1) 1000 lines in 2 segments from an idle DRAM: lat + b L + g s, then the last line's
     #    compute (c / L): 40 + 1000 + 10 + 0.1
     dur = pipeline_durations([rd(1000, 2, 100.0)], p, buffer_lines=100)
     assert np.isclose(dur[0], 40 + 1000 + 10 + 0.1)
     # 2) after 5000 cycles of compute-only work, a 50-line op (fits the buffer) was prefetched
     #    entirely: it costs its compute only (30)
-    comp_only = (0, 0, 0, 0, 5000.0, 0, 0, 0, 0)
+    comp_only = (0, 0, 0, 0, 5000.0, 0, 0, 0, 0, 0)
     dur = pipeline_durations([comp_only, rd(50, 1, 30.0)], p, buffer_lines=100)
     assert np.isclose(dur[1], 30.0)
     # 3) the same with 1000 lines: only N = 100 were prefetched; the other 900 lines (and
@@ -206,7 +208,7 @@ def test_pipeline_model_by_hand():
     assert np.isclose(dur[1], 40 + 900 + 4.5 + 0.03)
     # 4) posted writes in between: no prefetch across them, the DRAM first writes 20 lines,
     #    and the read pays the write turnaround (7): max(40 + 7, 20) + 50 + 5 + 30 / 50
-    tab = [comp_only, (2, 0, 20, 1, 0.0, 0, 0, 0, 0), rd(50, 1, 30.0)]
+    tab = [comp_only, (2, 0, 20, 1, 0.0, 0, 0, 0, 0, 0), rd(50, 1, 30.0)]
     dur = pipeline_durations(tab, p, buffer_lines=100)
     assert dur[1] == 0.0 and np.isclose(dur[2], 40 + 7 + 50 + 5 + 30 / 50)
     # 5) a head that activates 10 banks, 4 of them open at another row, one written at another
@@ -214,6 +216,9 @@ def test_pipeline_model_by_hand():
     #    b L + g s + h A = 50 + 5 + 20, then the last line's compute: 30 / 50
     dur = pipeline_durations([rd(50, 1, 30.0, acts=10, conf=4, wconf=1, chain=1)], p, 100)
     assert np.isclose(dur[0], 40 + 3 + 30 + 50 + 50 + 5 + 20 + 30 / 50)
+    # 6) a head bank still finishing a late-drained write: + write.chain (90) on the latency
+    dur = pipeline_durations([rd(50, 1, 30.0, acts=1, conf=1, wchain=1)], p, 100)
+    assert np.isclose(dur[0], 40 + 3 + 90 + 50 + 5 + 2 + 30 / 50)
 
 
 def _ring_replay(blocks: list[int], buffer_lines: int) -> tuple[np.ndarray, np.ndarray]:
