@@ -67,6 +67,7 @@ void hd_bidx_pushed(hd_system *s, hd_buffer *b) {
     r->pool = e;
     b->seqs[(b->head + i) & b->mask] = ent->seq;
     b->nonempty |= 1ull << lb;
+    b->version++;
     if (b->dirty >> lb & 1) return; /* found again when next needed */
     int hit = s->bank_state[slot->node] == HD_BANK_OPENED && s->open_row[slot->node] == ent->row;
     if (slot->seq[!hit] == HD_NO_SEQ) slot->seq[!hit] = ent->seq;
@@ -85,6 +86,7 @@ void hd_bidx_removing(hd_system *s, hd_buffer *b, int idx) {
     int lb = r->local_bank, e = r->pool;
     hd_bank_slot *slot = &b->slots[lb];
     hd_bank_entry *ent = &b->pool[e];
+    b->version++;
     if (!(b->dirty >> lb & 1)) {
         int k = slot->seq[0] == ent->seq ? 0 : slot->seq[1] == ent->seq ? 1 : -1;
         if (k >= 0) {
@@ -135,4 +137,6 @@ void hd_bidx_bank_changed(hd_ctrl *c, int lb) {
     uint64_t bits = lb >= 0 ? 1ull << lb : ~0ull;
     c->readq.dirty |= bits;
     c->writeq.dirty |= bits;
+    c->readq.version++;
+    c->writeq.version++;
 }

@@ -51,8 +51,20 @@ static void forget_caches(hd_system *s) {
     if (s->cfg.reference_scheduling) s->full_epoch = ++s->sched_epoch;
 }
 
+/* An outdated pass: kept if only ready times moved since (same version of an indexed buffer)
+ * and the scheduler can vouch for it, else redone. */
+static int rescan(hd_system *s, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+    int keep = buf->slots && sc->version == buf->version && s->scheduler->still_valid &&
+               !s->cfg.reference_scheduling && s->scheduler->still_valid(s, buf, clk, sc);
+    if (!keep) s->scheduler->scan(s, buf, clk, sc);
+    sc->epoch = s->sched_epoch;
+    sc->clk = clk;
+    return sc->best;
+}
+
 /* The scheduler's choice in `buf` at cycle clk, reusing the last pass while nothing changed. */
-static int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc, int64_t clk) {
+static inline int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc,
+                            int64_t clk) {
     forget_caches(s);
     if (sc->epoch >= c->changed_epoch && !s->cfg.reference_scheduling) {
         if (clk == sc->clk) return sc->best;
@@ -60,11 +72,12 @@ static int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc
             if (clk < sc->min_ready) return sc->best;
             if (clk == sc->min_ready) return sc->best_at_min;
         }
+        s->scheduler->scan(s, buf, clk, sc); /* current but made for another cycle */
+        sc->epoch = s->sched_epoch;
+        sc->clk = clk;
+        return sc->best;
     }
-    s->scheduler->scan(s, buf, clk, sc);
-    sc->epoch = s->sched_epoch;
-    sc->clk = clk;
-    return sc->best;
+    return rescan(s, buf, sc, clk);
 }
 
 static int64_t scan_min_ready(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc,
@@ -116,6 +129,7 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
         r->epoch = s->sched_epoch;
         queue_append(s, b, r);
         s->scheduler->add(s, b, b->size - 1, sc);
+        sc->version = b->version; /* the pass includes the new request */
         return 1;
     }
     r->epoch = ++s->sched_epoch;

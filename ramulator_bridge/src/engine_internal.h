@@ -38,6 +38,7 @@ typedef struct {
     int best;           /* the scheduler's choice at clk (ready or not), -1 if empty */
     int best_at_min;    /* the scheduler's choice at cycle min_ready */
     int64_t min_ready;  /* earliest ready time in the buffer (HD_NEVER if empty) */
+    uint64_t version;   /* the buffer's `version` the pass saw (indexed buffers) */
 } hd_scan;
 
 #define HD_NO_SEQ UINT64_MAX
@@ -76,6 +77,8 @@ typedef struct {
     uint64_t nonempty;            /* bit b: local bank b has requests here */
     uint64_t dirty;               /* bit b: local bank b's candidates must be found again */
     uint64_t next_seq;
+    uint64_t version;             /* bumped when requests come or go or a bank changes state:
+                                     between equal versions only ready times moved (up) */
     int free_head;                /* free pool entries, linked by next */
     int32_t final_cmd;            /* the final command of every request here (RD or WR) */
 } hd_buffer;
@@ -124,6 +127,8 @@ typedef struct {
     void (*scan)(hd_system *sys, hd_buffer *buf, int64_t clk, hd_scan *out);
     /* optional: update a valid pass after request `idx` was appended (else the pass is redone) */
     void (*add)(hd_system *sys, hd_buffer *buf, int idx, hd_scan *sc);
+    /* optional: whether an outdated pass still gives the choice at clk (made current if so) */
+    int (*still_valid)(hd_system *sys, hd_buffer *buf, int64_t clk, hd_scan *sc);
 } hd_scheduler_impl;
 
 typedef struct {

@@ -18,4 +18,4 @@ static void fcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
     out->min_ready = min_ready;
 }
 
-const hd_scheduler_impl hd_scheduler_fcfs = {"FCFS", fcfs_scan, NULL};
+const hd_scheduler_impl hd_scheduler_fcfs = {"FCFS", fcfs_scan, NULL, NULL};

@@ -56,6 +56,7 @@ static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out
      * command validated, which the controller reads): best when it is ready at clk (else -1),
      * best_at_min when min_ready is later than clk (else -1; see scan_best). */
     out->min_ready = (int64_t)(uint64_t)(p.min_key >> 64);
+    out->version = buf->version;
     out->best = out->best_at_min = -1;
     if (!(p.best_key >> 63)) {
         out->best = hd_bidx_index_of(buf, p.best_key);
@@ -93,4 +94,20 @@ static void frfcfs_add(hd_system *s, hd_buffer *buf, int idx, hd_scan *sc) {
     }
 }
 
-const hd_scheduler_impl hd_scheduler_frfcfs = {"FRFCFS", frfcfs_scan, frfcfs_add};
+/* An outdated pass of an indexed buffer still holds at clk if since then only ready times
+ * moved (same buffer version: same requests, same bank states) and nothing was ready: ready
+ * times only grow, so if its earliest request still becomes ready at min_ready > clk, min_ready
+ * is still the minimum and that request still the oldest reaching it; nothing is ready now. */
+static int frfcfs_still_valid(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *sc) {
+    if (!buf->slots || sc->version != buf->version || sc->best_at_min < 0 ||
+        sc->min_ready <= clk)
+        return 0;
+    hd_req *r = hd_buf_at(buf, sc->best_at_min);
+    hd_req_validate(s, r);
+    if (hd_max64(hd_req_ready(s, r), 0) != sc->min_ready) return 0;
+    sc->best = -1;
+    return 1;
+}
+
+const hd_scheduler_impl hd_scheduler_frfcfs = {"FRFCFS", frfcfs_scan, frfcfs_add,
+                                               frfcfs_still_valid};
