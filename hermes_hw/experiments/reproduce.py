@@ -21,7 +21,8 @@ from hermes_hw.sweep.grid import Grid, grid_from_dict
 from hermes_hw.sweep.store import atomic_write
 
 #: full: every axis value, analytical DIMM timing; fast: the experiments' reduced axes
-#: (``fast:``), analytical; cycle: every axis value, cycle-level DIMM timing.
+#: (``fast:``), analytical; cycle: every axis value, cycle-level DIMM timing (simulate points get
+#: ``dimm_timing: cycle`` = ``dimm_model: cycle``: the replay of each run's lowered trace).
 MODES = ("full", "fast", "cycle")
 
 

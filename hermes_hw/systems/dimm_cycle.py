@@ -54,6 +54,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import sys
 import tempfile
 import time
@@ -64,6 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hermes_hw.lowering.ops import OP_KIND_ID
 from hermes_hw.systems.dimm_time import DIMM_ROLES
 
 CYCLE_ADAPTER_VERSION = 1
@@ -80,10 +82,12 @@ OP_ROLE: dict[tuple[str, str], str] = {
     **{(bk, k): "promote_remap" for bk in ("attention", "mlp")
        for k in ("promote_read", "remap_out", "remap_in")},
 }
-REQUESTS_PER_CORE_S = 4.0e6
-"""Replay speed for the start-up estimate (64 B requests per second per process; the engine's
-measured 70B rate on this project's 2-core reference machine, docs/performance.md)."""
-_CODE_PACKAGES = ("workload", "layout", "lowering", "ndp", "dram")
+# Start-up estimate of the replay's wall time (one process per DIMM at a time): the engine's
+# cost grows with the simulated DRAM cycles, the replay loop's with the ops. Fitted on an idle
+# 2-core machine (2026-11-26): tiny-opt, tiny-llama, OPT-13B and LLaMA2-70B decode steps.
+EST_S_PER_DRAM_CYCLE = 2.2e-7
+EST_S_PER_OP = 4.0e-5
+EST_STREAM_GBPS = 94.7  # one Table II DIMM streaming in NDP mode (docs/ndp.md)
 
 
 def role_of_ops(model, ops: np.ndarray) -> np.ndarray:
@@ -162,28 +166,67 @@ def _cache_dir() -> Path | None:
 
 
 _CODE_DIGEST: str | None = None
+#: modules the per-op results come from; the digest follows their hermes_hw / ramulator_bridge
+#: imports (read from the source, so it does not depend on what a process imported)
+_CODE_ROOTS = ("hermes_hw.ndp.replay", "hermes_hw.lowering.driver", "hermes_hw.lowering.lower",
+               "hermes_hw.workload.pipeline")
+_IMPORT_RE = re.compile(r"^\s*(?:from\s+((?:hermes_hw|ramulator_bridge)[\w.]*)\s+import\s+"
+                        r"([\w, ()]+)|import\s+((?:hermes_hw|ramulator_bridge)[\w.]*))",
+                        re.MULTILINE)
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def code_files() -> list[Path]:
+    """Source files of :data:`_CODE_ROOTS` and everything they import from this project, plus
+    the compiled DRAM engine."""
+    import hermes_hw
+
+    root = Path(hermes_hw.__file__).parent.parent
+    seen: dict[str, Path] = {}
+    todo = list(_CODE_ROOTS)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        f = _module_file(root, name)
+        if f is None:
+            continue
+        seen[name] = f
+        parts = name.split(".")
+        for i in range(1, len(parts)):  # parent packages run their __init__ too
+            todo.append(".".join(parts[:i]))
+        for m in _IMPORT_RE.finditer(f.read_text()):
+            mod = m.group(1) or m.group(3)
+            todo.append(mod)
+            for sub in (m.group(2) or "").replace("(", " ").replace(")", " ").split(","):
+                sub = sub.strip().split(" ")[0]
+                if sub:
+                    todo.append(f"{mod}.{sub}")  # ``from pkg import module``
+    bridge = root / "ramulator_bridge"
+    work = root / "hermes_hw" / "systems" / "work.py"  # run_workload (its imports: workload)
+    return (sorted(seen.values()) + [work] + sorted(bridge.glob("*.so"))
+            + sorted(bridge.glob("*.pyd")))
 
 
 def code_digest() -> str:
-    """Hash of the source the per-op results come from (so an edited lowering, NDP model or a
-    rebuilt DRAM engine never reads a stale cache entry)."""
+    """Hash of the source the per-op results come from (:func:`code_files`), so an edited
+    lowering or NDP model or a rebuilt DRAM engine never reads a stale cache entry."""
     global _CODE_DIGEST
     if _CODE_DIGEST is None:
-        import hermes_hw
-
-        root = Path(hermes_hw.__file__).parent
-        files = [root / "systems" / "dimm_cycle.py", root / "systems" / "work.py"]
-        for pkg in _CODE_PACKAGES:
-            files += sorted((root / pkg).rglob("*.py"))
-        bridge = root.parent / "ramulator_bridge"
-        files += sorted(bridge.glob("*.so")) + sorted(bridge.glob("*.pyd"))
         h = hashlib.sha256()
-        for f in files:
+        for f in code_files():
             try:
                 data = f.read_bytes()
             except OSError:
                 continue
-            h.update(str(f.relative_to(root.parent)).encode())
+            h.update(f.name.encode())
             h.update(hashlib.sha256(data).digest())
         _CODE_DIGEST = h.hexdigest()[:16]
     return _CODE_DIGEST
@@ -360,10 +403,22 @@ def replay_trace(path: Path, n_dimms: int, *, jobs: int | None = None,
 
 
 def replay_jobs(n_dimms: int, jobs: int | None = None) -> int:
-    """Processes for the replay: ``jobs`` or the usable CPUs, at most one per DIMM; 1 inside a
-    daemonic process (a Dask or multiprocessing-pool worker may not start children)."""
+    """Processes for the replay: ``jobs``, else ``$HERMES_DIMM_CYCLE_JOBS``, else the usable
+    CPUs, at most one per DIMM. Inside a worker process (a sweep or ``hermes reproduce``
+    point, which the sweep already runs in parallel; a daemonic Dask worker may not start
+    children at all) the default is 1."""
+    env = os.environ.get("HERMES_DIMM_CYCLE_JOBS")
+    if jobs is None and env:
+        try:
+            jobs = int(env)
+        except ValueError:
+            from hermes_hw.errors import InputError
+
+            raise InputError(f"HERMES_DIMM_CYCLE_JOBS: expected an integer, got '{env}'") from None
     if mp.current_process().daemon:
         return 1
+    if jobs is None and mp.parent_process() is not None:
+        jobs = 1
     if jobs is None:
         try:
             jobs = len(os.sched_getaffinity(0))
@@ -419,11 +474,10 @@ def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: i
         manifest = lower_run(model, system, work_args, batch=batch, prompt_tokens=prompt_tokens,
                              steps=steps, out=out, progress=progress)
         requests = sum(d["requests"] for d in manifest["dimms"])
-        busiest = max(d["requests"] for d in manifest["dimms"])
         nj = replay_jobs(system.n_dimms, jobs)
-        est = max(requests / nj, busiest) / REQUESTS_PER_CORE_S
+        est = estimate_replay_s(out, system, nj)
         _say(f"replaying {requests / 1e6:.1f} M requests ({steps} step(s), {system.n_dimms} "
-             f"DIMMs, {nj} process(es)): about {_fmt_s(est)} (lowered in "
+             f"DIMMs, {nj} process(es)): about {_fmt_s(est)} on idle cores (lowered in "
              f"{time.perf_counter() - t0:.1f} s; cached in "
              f"{path if path is not None else 'nowhere: HERMES_CACHE_DIR=off'})")
         t1 = time.perf_counter()
@@ -437,9 +491,32 @@ def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: i
     return rep, key
 
 
+def estimate_replay_s(path: Path, system, jobs: int) -> float:
+    """Rough wall time of :func:`replay_trace` (s): per DIMM the DRAM cycles its reads take at
+    the streaming rate (promotions at the NDP unit's PCIe share, remap reads at DIMM-Link rate)
+    and its op count, at the fitted costs above; DIMMs spread over ``jobs`` processes."""
+    from hermes_hw.dram.config import parse_config
+    from hermes_hw.dram.resolve import resolve
+    from hermes_hw.lowering.trace import TraceDir
+
+    tck = float(resolve(parse_config(system.dram_mapping(), "dram")).tck_ns)
+    unit = system.unit
+    td = TraceDir(path)
+    per_dimm = []
+    for j in range(td.n_dimms):
+        ops = td.ops(j)
+        kind = ops["kind"]
+        nbytes = ops["lines"].astype(np.float64) * 64
+        ns = np.where(kind == OP_KIND_ID["promote_read"], nbytes / unit.pcie_gbps_per_dimm,
+                      np.where(kind == OP_KIND_ID["remap_out"], nbytes / unit.link_gbps,
+                               nbytes / EST_STREAM_GBPS))
+        per_dimm.append(float(ns.sum()) / tck * EST_S_PER_DRAM_CYCLE + len(ops) * EST_S_PER_OP)
+    return max(sum(per_dimm) / max(jobs, 1), max(per_dimm, default=0.0))
+
+
 def _fmt_s(sec: float) -> str:
     if sec < 90:
-        return f"{max(sec, 0.1):.0f} s" if sec >= 1 else f"{sec:.1f} s"
+        return f"{sec:.0f} s" if sec >= 10 else f"{max(sec, 0.1):.1f} s"
     if sec < 5400:
         return f"{sec / 60:.0f} min"
     return f"{sec / 3600:.1f} h"
