@@ -273,9 +273,12 @@ def _homes(workload) -> list[np.ndarray]:
 
 
 def lower_run(model, system, work_args: dict, *, batch: int, prompt_tokens: int, steps: int,
-              out: Path, progress: bool | None = None) -> dict:
+              out: Path, progress: bool | None = None,
+              expect_counts: np.ndarray | None = None) -> dict:
     """Lower ``steps`` decode steps of the run's work lists into the trace directory ``out``
-    (see the module doc); returns the manifest."""
+    (see the module doc); returns the manifest. ``expect_counts`` ([S, blocks, DIMMs], the
+    run's ``WorkCounts.dimm``): the rebuilt work lists must have exactly these cold neurons per
+    DIMM, else the workload was not reproduced (an error, not a silent mismatch)."""
     from tqdm import tqdm
 
     from hermes_hw.lowering.driver import build_layout
@@ -287,6 +290,13 @@ def lower_run(model, system, work_args: dict, *, batch: int, prompt_tokens: int,
     wl = run_workload(model, **work_args)
     samples = [from_token_work(tw, prompt_tokens) for tw in wl.run()]
     S = len(samples)
+    if expect_counts is not None:
+        got = np.array([[[len(ids) for ids in bw.dimm_neurons] for bw in tok.blocks]
+                        for tok in samples])
+        if got.shape != expect_counts.shape or not (got == expect_counts).all():
+            raise RuntimeError("the rebuilt workload's work lists differ from the run's work "
+                               "counts (a time-limited placement solve?); rerun with "
+                               "HERMES_CACHE_DIR=off or clear the work cache")
     homes = _homes(wl)
     remaps = any(len(bw.remap_neurons) for tok in samples for bw in tok.blocks)
     max_ctx = prompt_tokens + steps
@@ -454,7 +464,8 @@ def _say(msg: str) -> None:
 
 def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: int, steps: int,
                  jobs: int | None = None, progress: bool | None = None,
-                 trace_dir: str | Path | None = None) -> tuple[CycleReplay, str]:
+                 trace_dir: str | Path | None = None,
+                 expect_counts: np.ndarray | None = None) -> tuple[CycleReplay, str]:
     """Per-op replay results of the run (cached); returns them and the cache key."""
     key = cycle_key(model, system, batch=batch, prompt_tokens=prompt_tokens, steps=steps,
                     work_args=work_args)
@@ -472,7 +483,8 @@ def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: i
         _say(f"cycle-level DIMM timing: lowering {steps} decode step(s) of {model.id} "
              f"(batch {batch}) on {system.n_dimms} DIMMs")
         manifest = lower_run(model, system, work_args, batch=batch, prompt_tokens=prompt_tokens,
-                             steps=steps, out=out, progress=progress)
+                             steps=steps, out=out, progress=progress,
+                             expect_counts=expect_counts)
         requests = sum(d["requests"] for d in manifest["dimms"])
         nj = replay_jobs(system.n_dimms, jobs)
         est = estimate_replay_s(out, system, nj)
@@ -524,14 +536,16 @@ def _fmt_s(sec: float) -> str:
 
 def cycle_dimm_model(model, *, ndp, dram_config: str, n_dimms: int, batch: int,
                      prompt_tokens: int, steps: int, work_args: dict, fallback,
-                     jobs: int | None = None, progress: bool | None = None) -> CycleDimmModel:
+                     jobs: int | None = None, progress: bool | None = None,
+                     expect_counts: np.ndarray | None = None) -> CycleDimmModel:
     """The cycle-level model of one run (see the module doc)."""
     system = ndp_system(ndp, dram_config, n_dimms)
     if steps < 1:  # no decode step: nothing to replay
         return CycleDimmModel(np.zeros((0, model.num_layers, len(ROLES), n_dimms)), fallback,
                               {"model": "cycle", "decode_steps": 0})
     rep, key = cycle_replay(model, system, work_args, batch=batch, prompt_tokens=prompt_tokens,
-                            steps=steps, jobs=jobs, progress=progress)
+                            steps=steps, jobs=jobs, progress=progress,
+                            expect_counts=expect_counts)
     table = rep.role_table(model, steps)
     busy = [float(t["busy_time_ns"]) for t in rep.totals]
     info = {"model": "cycle", "cache_key": key, "decode_steps": steps,

@@ -225,11 +225,13 @@ def cycle_time_model(ctx: SimContext) -> DimmTimeModel:
     if not isinstance(impl, Hermes):
         raise InputError(f"dimm_model 'cycle': system '{cfg.system}' does not have the Hermes "
                          "dataflow's work lists to lower; use 'fast' or 'bandwidth'")
-    work_args = impl._count_args(ctx, impl.plan_params(ctx), w.adjust, w.remap)
+    params = impl.plan_params(ctx)
+    work_args = impl._count_args(ctx, params, w.adjust, w.remap)
+    wc = impl._run_counts(ctx, params, w.adjust, w.remap)  # memoised: the run's own counts
     tm = cycle_dimm_model(ctx.model, ndp=cfg.ndp, dram_config=cfg.dram_config,
                           n_dimms=cfg.n_dimms, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
                           steps=ctx.run.decode_steps, work_args=work_args,
-                          fallback=BandwidthDimmModel(cfg.ndp))
+                          fallback=BandwidthDimmModel(cfg.ndp), expect_counts=wc.dimm)
     ctx.info["dimm_model"] = tm.describe()
     return tm
 
