@@ -188,13 +188,18 @@ static void serve_completed_read(hd_system *s, hd_ctrl *c) {
 /* Whether the write-mode hysteresis flips when evaluated with the current queue sizes.
  * Evaluating it again right after is a no-op (the two conditions exclude each other). */
 static int write_mode_flips(const hd_system *s, const hd_ctrl *c) {
-    double wmax = (double)c->writeq.max_size;
-    if (!c->write_mode) return c->writeq.size > s->cfg.wr_high_watermark * wmax || c->readq.size == 0;
-    return c->writeq.size < s->cfg.wr_low_watermark * wmax && c->readq.size != 0;
+    (void)s;
+    if (!c->write_mode) return c->writeq.size > c->wr_high_size || c->readq.size == 0;
+    return c->writeq.size < c->wr_low_size && c->readq.size != 0;
 }
 
 static void set_write_mode(const hd_system *s, hd_ctrl *c) {
     if (write_mode_flips(s, c)) c->write_mode = !c->write_mode;
+}
+
+static int idx_with(hd_buffer **out_buf, hd_buffer *buf, int idx) {
+    *out_buf = buf;
+    return idx;
 }
 
 /* Ramulator2 Generic controller's choice of the request to serve this cycle. */
@@ -229,7 +234,9 @@ static int schedule(hd_system *s, hd_ctrl *c, hd_buffer **out_buf) {
     }
     if (!found) return -1;
     const hd_req *r = hd_buf_at(buf, idx);
-    if (is_closing(r->cmd)) { /* never close a bank a request in the active buffer needs */
+    if (is_closing(r->cmd) && c->activeq.size) { /* never close a bank the active buffer needs */
+        if (r->local_bank >= 0 && r->vec[HD_LEVEL_BANKGROUP] >= 0 && r->vec[HD_LEVEL_BANK] >= 0)
+            return c->active_count[r->local_bank] ? -1 : idx_with(out_buf, buf, idx);
         for (int i = 0; i < c->activeq.size; i++) {
             const int32_t *v = hd_buf_at(&c->activeq, i)->vec;
             int match = 1;
@@ -299,11 +306,14 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     if (buf == &c->writeq) c->writeq_version++;
     if (cmd == r->final_cmd) {
         if (r->type == HD_REQ_READ) push_pending(c, s->clk + s->cfg.read_latency, r->arrive, r->tag);
+        if (buf == &c->activeq && r->local_bank >= 0) c->active_count[r->local_bank]--;
         buf_remove(s, buf, idx);
     } else if (cmd == HD_CMD_ACT && c->activeq.size <= c->activeq.max_size) {
         hd_req moved = *r; /* re-activated requests move to the end of the active buffer */
+        if (buf == &c->activeq && r->local_bank >= 0) c->active_count[r->local_bank]--;
         buf_remove(s, buf, idx);
         buf_push(&c->activeq, &moved);
+        if (moved.local_bank >= 0) c->active_count[moved.local_bank]++;
     }
 }
 

@@ -95,6 +95,9 @@ typedef struct hd_ctrl {
     hd_pending *pend;
     int64_t pend_head, pend_count, pend_cap;
     int write_mode;
+    int wr_high_size, wr_low_size;  /* write queue sizes of the watermarks: write mode starts
+                                       above the high one, ends below the low one */
+    int16_t active_count[64];       /* requests of each local bank in the active buffer */
     uint64_t changed_epoch;         /* s->sched_epoch of the last change that concerns it */
     int64_t next_evt;               /* its next event cycle, from the last next_event() */
     int64_t writeq_version;         /* bumped whenever the write queue changes */

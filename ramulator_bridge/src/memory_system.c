@@ -141,6 +141,11 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         if (!c->reference_scheduling && (!hd_bidx_init(s, q, &q->readq, HD_CMD_RD) ||
                                          !hd_bidx_init(s, q, &q->writeq, HD_CMD_WR)))
             FAIL("out of memory");
+        /* integer watermarks: size > x <=> size > floor(x), size < y <=> size < ceil(y) */
+        double high = c->wr_high_watermark * (double)c->write_buffer_max;
+        double low = c->wr_low_watermark * (double)c->write_buffer_max;
+        q->wr_high_size = (int)high - ((double)(int)high > high);
+        q->wr_low_size = (int)low + ((double)(int)low < low);
         q->pend_cap = 256;
         q->pend = malloc(sizeof(hd_pending) * (size_t)q->pend_cap);
         s->refresh->init(s, q);
