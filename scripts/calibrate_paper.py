@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--loss", choices=LOSSES, default="huber",
                     help="per-cell penalty of the log error (default: huber)")
     ap.add_argument("--huber-delta", type=float, default=HUBER_DELTA,
-                    help=f"Huber threshold in log error (default ln 1.25 = {HUBER_DELTA:.4f})")
+                    help=f"Huber threshold in log error (default ln 1.1 = {HUBER_DELTA:.4f})")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     choices=[p.name for p in PARAMETERS],
                     help="fit only these parameters (the others keep their start values)")

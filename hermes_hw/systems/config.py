@@ -152,8 +152,27 @@ class OffloadSection(BaseModel):
                       "(double buffering)", source="FlexGen; Accelerate hooks are synchronous")
     gpu_weight_fraction: float | None = F(None, unit="fraction", ge=0, le=1,
                                           description="share of the weights kept on the GPU; "
-                                          "None: as many whole layers as gpu_weight_budget_gib "
-                                          "holds", source="system policy")
+                                          "None: whole layers by ``residency``",
+                                          source="system policy")
+    residency: Literal["budget", "device_map_auto"] = F(
+        "budget", unit="id", description="which whole layers stay on the GPU: 'budget' = as "
+        "many as gpu_weight_budget_gib holds after the LM head; 'device_map_auto' = HF "
+        "Accelerate's device_map='auto' (max_memory_fraction of the GPU memory left after the "
+        "CUDA context, less the largest layer reserved as the offload buffer, filled in module "
+        "order: embeddings, layers, final norm, LM head; an untied LM head after an offloaded "
+        "layer is offloaded too and streamed every step)",
+        source="accelerate.utils.modeling get_balanced_memory / infer_auto_device_map "
+        "(docs/calibration.md)")
+    max_memory_fraction: float = F(0.9, unit="fraction", gt=0, le=1,
+                                   description="device_map_auto: share of the free GPU memory "
+                                   "used for weights", source="[C] Accelerate "
+                                   "get_balanced_memory, one GPU, max_memory not set: 0.9 ('90% "
+                                   "is a good compromise')")
+    cuda_context_gib: float = F(1.0, unit="GiB", ge=0,
+                                description="device_map_auto: GPU memory taken by the CUDA "
+                                "context before the model loads (not free)",
+                                source="[C] Accelerate docs (big_model_inference): the CUDA "
+                                "context takes 'about 1-2GB'; the lower end")
 
 
 class DejaVuSection(BaseModel):

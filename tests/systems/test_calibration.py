@@ -1,0 +1,83 @@
+"""The calibration objective (robust per-cell penalty) and HF Accelerate's device_map="auto"
+residency; expected values are hand calculations written here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hermes_hw.systems.base import simulate
+from hermes_hw.systems.calibration import HUBER_DELTA, _golden, cell_penalty, fit
+
+GIB = 2**30
+
+
+def test_cell_penalties_by_hand():
+    assert cell_penalty(0.3, "squared") == pytest.approx(0.09)
+    assert cell_penalty(-0.3, "absolute") == pytest.approx(0.3)
+    # inside the Huber threshold: e^2 / 2; outside: delta (|e| - delta / 2)
+    assert cell_penalty(0.05, "huber", 0.1) == pytest.approx(0.00125)
+    assert cell_penalty(-0.5, "huber", 0.1) == pytest.approx(0.1 * (0.5 - 0.05))
+    # continuous at the threshold
+    assert cell_penalty(0.1, "huber", 0.1) == pytest.approx(0.005)
+    assert HUBER_DELTA == pytest.approx(math.log(1.1))
+    with pytest.raises(ValueError, match="choices"):
+        cell_penalty(0.1, "l3")
+
+
+def _fit_scale(loss: str) -> float:
+    """One rate scale x fitted to five cells whose simulated/paper ratio is x * k: four
+    consistent cells (k = 1) and one the paper reports 3.6x slower (k = 3.6)."""
+    ks = [1.0, 1.0, 1.0, 1.0, 3.6]
+    return _golden(lambda x: sum(cell_penalty(math.log(x * k), loss) for k in ks),
+                   0.1, 10.0, 60)
+
+
+def test_robust_loss_centres_on_the_consistent_cells():
+    # least squares: 4 t + (t + ln 3.6) = 0  ->  t = -ln(3.6) / 5, x = 3.6^-0.2 = 0.774
+    assert _fit_scale("squared") == pytest.approx(3.6 ** -0.2, rel=1e-3)
+    # Huber: 4 t + delta = 0 (the outlier's pull is bounded by delta) -> t = -delta / 4
+    assert _fit_scale("huber") == pytest.approx(math.exp(-HUBER_DELTA / 4), rel=1e-3)
+    # absolute: the median cell (k = 1) is matched exactly
+    assert _fit_scale("absolute") == pytest.approx(1.0, rel=1e-3)
+
+
+def test_fit_rejects_unknown_loss_and_parameter():
+    with pytest.raises(ValueError, match="choices"):
+        fit(outer=0, loss="l3")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        fit(outer=0, only=("accelerate.copy_rate",))
+
+
+def _llama2_13b_layer_bytes() -> int:
+    h, f = 5120, 13824
+    params = h * 3 * h + h * h + 3 * h * f + 2 * h  # qkv, o_proj, gate/up/down, 2 RMSNorms
+    return 2 * params  # FP16
+
+
+def test_accelerate_device_map_auto_residency_llama2_13b():
+    # Accelerate on one RTX 4090 (24 GiB): 0.9 x (24 - 1 GiB CUDA context) of free memory, less
+    # the largest layer (offload buffer), less the input embedding (32000 x 5120 FP16), in
+    # whole 634,408,960-byte layers: floor(21,264,366,797 / 634,408,960) = 33 of 40 layers.
+    layer = _llama2_13b_layer_bytes()
+    assert layer == 634_408_960
+    budget = 0.9 * 23 * GIB - layer - 32000 * 5120 * 2
+    assert int(budget // layer) == 33
+    r = simulate("llama2-13b", "accelerate", 1)
+    assert r.info["gpu_resident_layers"] == 33
+    # the untied LM head (+ final RMSNorm) follows an offloaded layer: offloaded and streamed
+    assert r.info["lm_head_streamed"] is True
+    streamed = sum(e.args["nbytes"] for e in r.timeline.events
+                   if e.token == 0 and e.lane == "pcie.h2d")
+    assert streamed == 7 * layer + 32000 * 5120 * 2 + 5120 * 2
+
+
+def test_accelerate_tied_lm_head_stays_on_the_gpu():
+    r = simulate("opt-13b", "accelerate", 1)  # OPT ties the LM head to the input embedding
+    assert r.info["lm_head_streamed"] is False
+
+
+def test_budget_residency_is_unchanged_for_the_other_offloaders():
+    r = simulate("opt-13b", "flexgen", 1)  # gpu_weight_fraction 0: nothing resident
+    assert r.info["gpu_resident_layers"] == 0
