@@ -2,7 +2,7 @@
 
 Two models share the fit (docs/ndp.md, "Fast mode"):
 
-* the op-level pipeline (:func:`pipeline_durations`, fast model v5) that ``hermes replay
+* the op-level pipeline (:func:`pipeline_durations`, fast model v6) that ``hermes replay
   --fast`` runs: consume and DRAM frontiers carried from op to op, buffer-bounded prefetch, no
   prefetch across posted writes, no data delivery in the all-bank refresh windows (every tREFI,
   on the model's own time line; v4); per read op a latency floor (closed-bank read latency, plus
@@ -38,11 +38,12 @@ from hermes_hw.lowering.trace import TraceDir
 from hermes_hw.ndp.rowstate import BankMap, row_features
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 5
+FAST_MODEL_VERSION = 6
 CALIBRATION_LAYERS = 12
 #: an op's head (the lines whose banks it must open before its data streams) = its first
-#: HEAD_BANK_PASSES x n_banks lines: a short op that crosses a row in that window opens the
-#: bank twice in turn (v5; v3, v4 used one pass)
+#: n_banks lines, or HEAD_BANK_PASSES x n_banks for a short op (at most 2 x that many lines,
+#: latency-bound: a row it crosses in that window opens the bank twice in turn). v6; v5 used
+#: two passes for every op, v3 and v4 one
 HEAD_BANK_PASSES = 2
 #: weight of the per-op errors (relative to the layer time) next to the per-layer errors
 OP_WEIGHT = 1.0
@@ -299,8 +300,21 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         mem = b * L + g * s + h * acts
         if mem_out is not None:
             mem_out[i] = mem
-        start, d_last = served(max(D, i0 + lat), mem)
-        d_first = served(start, mem / L)[1]
+        start = max(D, i0 + lat)
+        d_last = start + mem
+        d_first = start + mem / L
+        if r_len > 0.0:  # served(start, mem), inlined; one line crosses at most one window
+            k = start // period
+            if k >= 1.0 and start < k * period + r_len:
+                start = k * period + r_len
+                d_last = start + mem
+                d_first = start + mem / L
+            nxt = (k + 1.0) * period
+            if d_first > nxt:
+                d_first += r_len
+            while nxt < d_last:
+                d_last += r_len
+                nxt += period
         if L <= N:
             d_last = max(d_last, max(Wt, consumed(pos + L - 1 - N)) + lat + b)
         else:  # lines past the buffer issue only as this op consumes its first ones
@@ -527,8 +541,9 @@ def _segments(td: TraceDir, j: int) -> np.ndarray:
 
 def _table(td: TraceDir, j: int, ops: np.ndarray, ctx: _Context) -> tuple[list, np.ndarray]:
     comp = ctx.timing.compute_cycles(ops)
-    rows = row_features(_segments(td, j), ops, ctx.bank_map,
-                        head_lines=HEAD_BANK_PASSES * ctx.bank_map.n_banks)
+    nb = ctx.bank_map.n_banks
+    head = np.where(ops["lines"] <= 2 * HEAD_BANK_PASSES * nb, HEAD_BANK_PASSES * nb, nb)
+    rows = row_features(_segments(td, j), ops, ctx.bank_map, head_lines=head)
     return _op_table(ops, comp, rows), comp
 
 

@@ -89,35 +89,40 @@ class BankMap:
         return np.zeros(len(x), np.int64), x // max(self.counts["column"], 1)
 
 
-def _ends(segs: np.ndarray, ops: np.ndarray, k: int, k_head: int | None = None
-          ) -> tuple[np.ndarray, ...]:
-    """Transaction addresses of every op's first ``k_head`` (default ``k``) and last ``k``
-    lines: (op, tx) of the heads and (op, tx) of the tails, each in issue order of the op's
-    segments."""
-    k_head = k if k_head is None else k_head
+def _ends(segs: np.ndarray, ops: np.ndarray, k: int,
+          k_head: int | np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Transaction addresses of every op's first ``k_head`` (default ``k``; an int or one
+    per op) and last ``k`` lines: (op, tx) of the heads and (op, tx) of the tails, each in
+    issue order of the op's segments."""
+    k_head = np.broadcast_to(np.asarray(k if k_head is None else k_head, np.int64), len(ops))
     cnt = ops["seg_count"].astype(np.int64)
     has = (ops["lines"] > 0) & (cnt > 0)
     idx = np.flatnonzero(has)
     cnt = cnt[idx]
-    op_of = np.repeat(idx, cnt)
+    grp = np.repeat(np.arange(len(idx)), cnt)        # op (among idx) of each segment
     first = np.cumsum(cnt) - cnt
-    sid = ops["seg_start"][idx].astype(np.int64)[np.repeat(np.arange(len(idx)), cnt)] \
-        + np.arange(int(cnt.sum())) - np.repeat(first, cnt)
-    s = segs[sid]
-    sl = s["lines"].astype(np.int64)
+    sid = ops["seg_start"][idx].astype(np.int64)[grp] + np.arange(len(grp)) - first[grp]
+    if len(sid) == len(segs) and (len(sid) == 0 or (sid[0] == 0 and sid[-1] == len(segs) - 1
+                                                     and (np.diff(sid) == 1).all())):
+        sid = slice(None)                            # every segment, in order: no gather
+    sl = segs["lines"][sid].astype(np.int64)
     cum = np.cumsum(sl)
-    op_base = np.repeat(cum[first] - sl[first], cnt)
-    before = cum - sl - op_base                      # op lines before this segment
-    total = np.repeat(ops["lines"][idx].astype(np.int64), cnt)
-    after = total - before - sl                      # op lines after it
+    before = cum - sl - (cum[first] - sl[first])[grp]  # op lines before this segment
+    after = ops["lines"][idx].astype(np.int64)[grp] - before - sl  # op lines after it
+    s_addr, s_stride = segs["addr"][sid], segs["stride"][sid]
     out = []
-    for take, skip in ((np.clip(k_head - before, 0, sl), np.zeros_like(sl)),
+    for take, skip in ((np.clip(k_head[idx][grp] - before, 0, sl), None),
                        (t := np.clip(k - after, 0, sl), sl - t)):
+        sel = np.flatnonzero(take)
+        take = take[sel]
         n = int(take.sum())
-        rep = np.repeat(np.arange(len(sl)), take)
-        kk = np.arange(n) - np.repeat(np.cumsum(take) - take, take) + skip[rep]
-        addr = s["addr"][rep].astype(np.int64) + kk * s["stride"][rep].astype(np.int64)
-        out += [op_of[rep], addr]
+        rep = np.repeat(np.arange(len(sel)), take)
+        kk = np.arange(n) - np.repeat(np.cumsum(take) - take, take)
+        if skip is not None:
+            kk += skip[sel][rep]
+        seg = sel[rep]
+        addr = s_addr[seg].astype(np.int64) + kk * s_stride[seg].astype(np.int64)
+        out += [idx[grp[seg]], addr]
     return tuple(out)
 
 
@@ -141,7 +146,7 @@ def _next_group_end(ops: np.ndarray) -> np.ndarray:
 
 def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
                  defer_writes: bool = False, max_passes: int = 8,
-                 head_lines: int | None = None) -> np.ndarray:
+                 head_lines: int | np.ndarray | None = None) -> np.ndarray:
     """Per op: columns (acts, conflicts, wconflict, depth, wchain) as float64 (module
     docstring; ``wchain``, with ``defer_writes`` only: 1 if a head bank must first finish a
     write drained late, see below).
@@ -167,8 +172,10 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     is_w = np.isin(ops["kind"], _WRITE_IDS)
     h_keep = ~is_w[h_op]
     h_op, h_addr = h_op[h_keep], h_addr[h_keep]
+    if not defer_writes:
+        return _at_once(h_op, h_addr, t_op, t_addr, is_w, bank_map, out)
     wt = is_w[t_op]
-    end = _next_group_end(ops) if defer_writes else np.arange(n)
+    end = _next_group_end(ops)
     # events: read heads (op*4), read tails and writes issued at once (op*4+1), probes of
     # the writes (op*4: the state the write finds), drained writes ((end-1)*4+3)
     w_op, w_addr = t_op[wt], t_addr[wt]
@@ -178,7 +185,7 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     bank, row = bank_map.bank_row(np.concatenate([h_addr, r_addr, w_addr, w_addr, w_addr])
                                   // bank_map.tx_bytes)
     late = np.zeros(nw, bool)
-    if defer_writes and nw:
+    if nw:
         # the group's last read op (before its end) still reads the write's bank in its tail
         is_r = ~is_w & (ops["lines"] > 0)
         lr = np.where(is_r, np.arange(n), -1)
@@ -206,10 +213,8 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     head = kind == 0
     own = np.zeros(m, bool)  # the previous event is a head of the same op
     own[1:] = head[1:] & head[:-1] & (key[1:] == key[:-1])
-    w_row = np.zeros(nw, np.int64)
-    w_row[wid[kind == 2]] = row[kind == 2]
     hit = np.ones(nw, bool)  # start: every write issued at once (no deferral)
-    for _ in range(max_passes if defer_writes else 1):
+    for _ in range(max_passes):
         active = (kind == 1) | ((kind == 3) & hit[wid]) | ((kind >= 4) & ~hit[wid])
         last = np.where(active, ev, -1)
         np.maximum.accumulate(last, out=last)
@@ -221,17 +226,28 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
         probe = kind == 2
         new_hit = np.ones(nw, bool)
         new_hit[wid[probe]] = valid[probe] & (row[p][probe] == row[probe])
-        if not defer_writes or np.array_equal(new_hit, hit):
+        if np.array_equal(new_hit, hit):
             break
         hit = new_hit
+    return _finish(out, key, bank, row, op, head, own, prev, kind[np.maximum(prev, 0)], k)
+
+
+def _finish(out: np.ndarray, key: np.ndarray, bank: np.ndarray, row: np.ndarray,
+            op: np.ndarray, head: np.ndarray, own: np.ndarray, prev: np.ndarray,
+            prev_kind: np.ndarray, k: int) -> np.ndarray:
+    """Features from the events sorted by (bank, position): ``prev`` = the last state event
+    before each event (-1: none), ``prev_kind`` its kind (3, 4: a write, 5: a late drain)."""
+    n = len(out)
+    ev = np.arange(len(key))
     prev = np.where(own, np.concatenate([[-1], ev[:-1]]), prev)
     p = np.maximum(prev, 0)
+    prev_kind = np.where(own, 0, prev_kind)
     valid = (prev >= 0) & (bank[p] == bank)
     new_row = row[p] != row
     act = head & (~valid | new_row)
     conf = act & valid
-    wconf = conf & ((kind[p] == 3) | (kind[p] == 4))
-    wchain = conf & (kind[p] == 5)
+    wconf = conf & ((prev_kind == 3) | (prev_kind == 4))
+    wchain = conf & (prev_kind == 5)
     out[:, 0] = np.bincount(op[act], minlength=n)
     out[:, 1] = np.bincount(op[conf], minlength=n)
     out[op[wconf], 2] = 1.0
@@ -245,3 +261,32 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
         length = np.diff(np.concatenate([run_start, [len(si)]]))
         np.maximum.at(out[:, 3], op[si[run_start]], length + 1)
     return out
+
+
+def _at_once(h_op: np.ndarray, h_addr: np.ndarray, t_op: np.ndarray, t_addr: np.ndarray,
+             is_w: np.ndarray, bank_map: BankMap, out: np.ndarray) -> np.ndarray:
+    """Features with every posted write acting at its place in the trace (the default):
+    events = read heads and the tails of all ops, one stable radix sort by bank."""
+    nh = len(h_op)
+    bank, row = bank_map.bank_row(np.concatenate([h_addr, t_addr]) // bank_map.tx_bytes)
+    key = np.concatenate([h_op, t_op]).astype(np.int32) * 2
+    key[nh:] += 1
+    order = np.argsort(key, kind="stable")
+    order = order[np.argsort(bank.astype(np.int16 if bank_map.n_banks < 1 << 15
+                                         else np.int64)[order], kind="stable")]
+    key, bank, row = key[order], bank[order], row[order]
+    tail = (key & 1).astype(bool)
+    op = key >> 1
+    head = ~tail
+    m = len(op)
+    ev = np.arange(m, dtype=np.int32)
+    last_tail = np.where(tail, ev, -1)
+    np.maximum.accumulate(last_tail, out=last_tail)
+    prev = np.empty_like(ev)
+    prev[0] = -1
+    prev[1:] = last_tail[:-1]
+    own = np.zeros(m, bool)  # the previous event is a head of the same op
+    own[1:] = head[1:] & head[:-1] & (key[1:] == key[:-1])
+    kind = np.where(is_w[op], 3, 1).astype(np.int8)
+    return _finish(out, key, bank, row, op, head, own, prev, kind[np.maximum(prev, 0)],
+                   bank_map.n_banks)

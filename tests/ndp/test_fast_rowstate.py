@@ -119,12 +119,12 @@ def test_stale_cache_versions_are_refitted(tmp_path):
     """A cached coefficient file of another fast-model version is not reused."""
     lower_sample("tiny-opt", tmp_path / "t", batch=1)
     coef = fast.coefficients(str(tmp_path / "t"))
-    assert coef["version"] == fast.FAST_MODEL_VERSION == 5
+    assert coef["version"] == fast.FAST_MODEL_VERSION == 6
     cfile = fast.cache_dir() / f"{fast._key(TraceDir(tmp_path / 't'), None)}.json"
-    old = {**coef, "version": 4, "pipeline": {"stale": True}}
+    old = {**coef, "version": 5, "pipeline": {"stale": True}}
     cfile.write_text(json.dumps(old))
     again = fast.coefficients(str(tmp_path / "t"))
-    assert again["version"] == 5 and "stale" not in again["pipeline"]
+    assert again["version"] == 6 and "stale" not in again["pipeline"]
 
 
 def test_refresh_windows_pause_data_delivery():
@@ -162,7 +162,7 @@ def _tiny_errors(model_id: str, batch: int, dimms: str, tmp_path) -> list[float]
 
 
 def _open(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"fast model v5: {reason}; when the "
+    return pytest.mark.xfail(strict=True, reason=f"fast model v6: {reason}; when the "
                              "controller drains posted writes is not predicted op by op "
                              "(docs/ndp.md, Fast-mode error)")
 
@@ -177,7 +177,7 @@ def _open(reason: str):
 ])
 def test_fast_mode_within_3_percent_on_tiny_models(model_id, batch, dimms, tmp_path):
     """Batch 16: a layer takes ~3,000 DRAM cycles, so one in four meets an all-bank refresh
-    (tRFC = 880 cycles), which the fast model places on its own time line (v4, v5). Batch 1:
+    (tRFC = 880 cycles), which the fast model places on its own time line (since v4). Batch 1:
     20-250-line ops, whose time is set by bank openings and by posted writes the controller
     drains at times an op-level model does not see (docs/ndp.md)."""
     errs = _tiny_errors(model_id, batch, dimms, tmp_path)
