@@ -132,8 +132,9 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
         sc->version = b->version; /* the pass includes the new request */
         return 1;
     }
-    r->epoch = ++s->sched_epoch;
-    c->changed_epoch = s->sched_epoch; /* its passes must be redone to see the new request */
+    r->epoch = s->sched_epoch;
+    sc->epoch = 0; /* this buffer's pass must be redone to see the new request (the other
+                      buffers' passes and the device are unaffected) */
     queue_append(s, b, r);
     return 1;
 }
@@ -329,9 +330,10 @@ int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {
         forget_caches(s);
         hd_req_validate(s, hd_buf_at(&c->prioq, 0));
         e = hd_min64(e, hd_req_ready(s, hd_buf_at(&c->prioq, 0)));
+    } else if (c->write_mode) { /* (no flip pending) only this mode's queue can issue */
+        e = hd_min64(e, scan_min_ready(s, c, &c->writeq, &c->scan_write, clk));
     } else {
         e = hd_min64(e, scan_min_ready(s, c, &c->readq, &c->scan_read, clk));
-        e = hd_min64(e, scan_min_ready(s, c, &c->writeq, &c->scan_write, clk));
     }
     return hd_max64(e, clk + 1);
 }
