@@ -100,6 +100,8 @@ def test_dimm_events_are_the_replayed_op_durations(tmp_path, monkeypatch):
             assert key in events, key
     steps = RUN.output_tokens - 1
     assert {k[2] for k in events} == set(range(steps))
+    # the breakdown still sums to the end-to-end time with the extra promote + remap events
+    assert sum(r.breakdown_ns.values()) == pytest.approx(r.total_ns, rel=1e-9)
 
 
 def test_lowered_work_is_the_runs_work(tmp_path, monkeypatch):
