@@ -40,7 +40,8 @@ ffibuilder.set_source(
     sources=[str(s.relative_to(HERE.parent)) for s in SOURCES],
     include_dirs=[str((HERE / "include").relative_to(HERE.parent))],
     # hidden visibility: calls between the engine's files need no PLT indirection
-    extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wno-unused-function", "-fvisibility=hidden"],
+    extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wno-unused-function", "-fvisibility=hidden",
+                        "-Werror=implicit-function-declaration"],
 )
 
 if __name__ == "__main__":

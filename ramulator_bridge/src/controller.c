@@ -29,12 +29,6 @@ static void buf_remove(hd_system *s, hd_buffer *b, int idx) {
     b->size--;
 }
 
-/* Appends to a read or write queue (room checked by the caller). */
-static void queue_append(hd_system *s, hd_buffer *b, const hd_req *r) {
-    *hd_buf_at(b, b->size++) = *r;
-    if (b->slots) hd_bidx_pushed(s, b);
-}
-
 static int buf_push(hd_buffer *b, const hd_req *r) {
     if (b->size > b->max_size) return 0;
     *hd_buf_at(b, b->size++) = *r;
@@ -105,11 +99,9 @@ static void push_pending(hd_ctrl *c, int64_t depart, int64_t arrive, int64_t tag
 }
 
 int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
-    r->arrive = s->clk;
-    r->stat_done = 0;
-    r->final_cmd = r->type == HD_REQ_WRITE ? HD_CMD_WR : HD_CMD_RD;
-    if (r->type == HD_REQ_READ && r->forward_checked != c->writeq_version) {
-        r->forward_checked = c->writeq_version; /* a retried offer rescans only after a change */
+    /* a retried offer rescans the write queue only after it changed */
+    int check_forward = r->type == HD_REQ_READ && r->forward_checked != c->writeq_version;
+    if (check_forward) {
         for (int i = 0; i < c->writeq.size; i++) {
             if (hd_buf_at(&c->writeq, i)->addr == r->addr) { /* forwarded from a queued write */
                 push_pending(c, s->clk + 1, s->clk, r->tag);
@@ -119,23 +111,32 @@ int hd_ctrl_enqueue(hd_system *s, hd_ctrl *c, hd_req *r) {
         }
     }
     hd_buffer *b = r->type == HD_REQ_WRITE ? &c->writeq : &c->readq;
-    if (b->size > b->max_size) return 0;
-    if (r->type == HD_REQ_WRITE) c->writeq_version++;
-    hd_dev_locate(s, r);
-    hd_req_refresh(s, r);
-    hd_scan *sc = r->type == HD_REQ_WRITE ? &c->scan_write : &c->scan_read;
+    if (b->size > b->max_size) {
+        if (check_forward) r->forward_checked = c->writeq_version;
+        return 0;
+    }
+    /* The request is copied as the caller prepared it and completed in place: writing into r
+     * just before the copy would make the copy's wide loads wait for those narrow stores. */
+    hd_req *q = hd_buf_at(b, b->size);
+    *q = *r;
+    if (q->type == HD_REQ_WRITE) c->writeq_version++;
+    q->arrive = s->clk;
+    q->stat_done = 0;
+    q->final_cmd = q->type == HD_REQ_WRITE ? HD_CMD_WR : HD_CMD_RD;
+    hd_dev_locate(s, q);
+    hd_req_refresh(s, q);
+    q->epoch = s->sched_epoch;
+    b->size++;
+    if (b->slots) hd_bidx_pushed(s, b);
+    hd_scan *sc = q->type == HD_REQ_WRITE ? &c->scan_write : &c->scan_read;
     if (s->scheduler->add && sc->epoch == s->sched_epoch) {
         /* the device did not change: update this buffer's pass instead of redoing it */
-        r->epoch = s->sched_epoch;
-        queue_append(s, b, r);
         s->scheduler->add(s, b, b->size - 1, sc);
         sc->version = b->version; /* the pass includes the new request */
-        return 1;
+    } else {
+        sc->epoch = 0; /* this buffer's pass must be redone to see the new request (the other
+                          buffers' passes and the device are unaffected) */
     }
-    r->epoch = s->sched_epoch;
-    sc->epoch = 0; /* this buffer's pass must be redone to see the new request (the other
-                      buffers' passes and the device are unaffected) */
-    queue_append(s, b, r);
     return 1;
 }
 

@@ -232,6 +232,7 @@ void hd_bidx_bank_changed(hd_ctrl *c, int local_bank); /* -1: all of the control
 /* Logical index of the entry with sequence number seq (entries are in seq order; branch-free
  * binary search). */
 static inline int hd_bidx_index_of(const hd_buffer *b, uint64_t seq) {
+    if (b->seqs[b->head] == seq) return 0; /* the oldest: streams, FCFS-like traffic */
     int lo = 0, n = b->size;
     while (n > 1) {
         int half = n / 2;
