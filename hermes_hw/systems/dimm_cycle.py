@@ -465,7 +465,8 @@ def _say(msg: str) -> None:
 def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: int, steps: int,
                  jobs: int | None = None, progress: bool | None = None,
                  trace_dir: str | Path | None = None,
-                 expect_counts: np.ndarray | None = None) -> tuple[CycleReplay, str]:
+                 expect_counts: np.ndarray | None = None,
+                 rough_estimate_s: float | None = None) -> tuple[CycleReplay, str]:
     """Per-op replay results of the run (cached); returns them and the cache key."""
     key = cycle_key(model, system, batch=batch, prompt_tokens=prompt_tokens, steps=steps,
                     work_args=work_args)
@@ -480,8 +481,10 @@ def cycle_replay(model, system, work_args: dict, *, batch: int, prompt_tokens: i
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hermes-dimm-cycle-") as tmp:
         out = Path(trace_dir) if trace_dir else Path(tmp) / "trace"
+        rough = ("" if rough_estimate_s is None else
+                 f"; the replay will take roughly {_fmt_s(rough_estimate_s)} on idle cores")
         _say(f"cycle-level DIMM timing: lowering {steps} decode step(s) of {model.id} "
-             f"(batch {batch}) on {system.n_dimms} DIMMs")
+             f"(batch {batch}) on {system.n_dimms} DIMMs{rough}")
         manifest = lower_run(model, system, work_args, batch=batch, prompt_tokens=prompt_tokens,
                              steps=steps, out=out, progress=progress,
                              expect_counts=expect_counts)
@@ -526,6 +529,26 @@ def estimate_replay_s(path: Path, system, jobs: int) -> float:
     return max(sum(per_dimm) / max(jobs, 1), max(per_dimm, default=0.0))
 
 
+def rough_replay_s(model, counts, system, *, batch: int, prompt_tokens: int, steps: int,
+                   jobs: int) -> float:
+    """:func:`estimate_replay_s` before lowering, from the work counts: cold neuron bytes per
+    DIMM, promotions at the PCIe share, KV reads split evenly, ~11 ops per layer and DIMM."""
+    from hermes_hw.dram.config import parse_config
+    from hermes_hw.dram.resolve import resolve
+
+    tck = float(resolve(parse_config(system.dram_mapping(), "dram")).tck_ns)
+    bpn = np.array([g.bytes_per_neuron for g in model.blocks], dtype=np.float64)
+    S, D = counts.dimm.shape[0], system.n_dimms
+    reps = np.bincount(np.arange(steps) % S, minlength=S).astype(np.float64)  # uses per sample
+    cold = np.einsum("s,sbd,b->d", reps, counts.dimm.astype(np.float64), bpn)
+    prom = float(np.einsum("s,sb,b->", reps, counts.promoted.astype(np.float64), bpn)) / D
+    ctx = prompt_tokens * steps + steps * (steps + 1) / 2  # sum of context lengths
+    kv = 2 * batch * ctx * model.num_kv_heads * model.head_dim * 2 * model.num_layers / D
+    ns = (cold + kv) / EST_STREAM_GBPS + prom / system.unit.pcie_gbps_per_dimm
+    per_dimm = ns / tck * EST_S_PER_DRAM_CYCLE + steps * model.num_layers * 11 * EST_S_PER_OP
+    return max(float(per_dimm.sum()) / max(jobs, 1), float(per_dimm.max()))
+
+
 def _fmt_s(sec: float) -> str:
     if sec < 90:
         return f"{sec:.0f} s" if sec >= 10 else f"{max(sec, 0.1):.1f} s"
@@ -537,15 +560,21 @@ def _fmt_s(sec: float) -> str:
 def cycle_dimm_model(model, *, ndp, dram_config: str, n_dimms: int, batch: int,
                      prompt_tokens: int, steps: int, work_args: dict, fallback,
                      jobs: int | None = None, progress: bool | None = None,
-                     expect_counts: np.ndarray | None = None) -> CycleDimmModel:
-    """The cycle-level model of one run (see the module doc)."""
+                     counts=None) -> CycleDimmModel:
+    """The cycle-level model of one run (see the module doc). ``counts``: the run's
+    :class:`~hermes_hw.systems.work.WorkCounts` (checked against the rebuilt work lists, and
+    the source of the up-front estimate)."""
     system = ndp_system(ndp, dram_config, n_dimms)
     if steps < 1:  # no decode step: nothing to replay
         return CycleDimmModel(np.zeros((0, model.num_layers, len(ROLES), n_dimms)), fallback,
                               {"model": "cycle", "decode_steps": 0})
     rep, key = cycle_replay(model, system, work_args, batch=batch, prompt_tokens=prompt_tokens,
                             steps=steps, jobs=jobs, progress=progress,
-                            expect_counts=expect_counts)
+                            expect_counts=None if counts is None else counts.dimm,
+                            rough_estimate_s=None if counts is None else
+                            rough_replay_s(model, counts, system, batch=batch,
+                                           prompt_tokens=prompt_tokens, steps=steps,
+                                           jobs=replay_jobs(n_dimms, jobs)))
     table = rep.role_table(model, steps)
     busy = [float(t["busy_time_ns"]) for t in rep.totals]
     info = {"model": "cycle", "cache_key": key, "decode_steps": steps,

@@ -231,7 +231,7 @@ def cycle_time_model(ctx: SimContext) -> DimmTimeModel:
     tm = cycle_dimm_model(ctx.model, ndp=cfg.ndp, dram_config=cfg.dram_config,
                           n_dimms=cfg.n_dimms, batch=ctx.batch, prompt_tokens=ctx.run.input_tokens,
                           steps=ctx.run.decode_steps, work_args=work_args,
-                          fallback=BandwidthDimmModel(cfg.ndp), expect_counts=wc.dimm)
+                          fallback=BandwidthDimmModel(cfg.ndp), counts=wc)
     ctx.info["dimm_model"] = tm.describe()
     return tm
 
