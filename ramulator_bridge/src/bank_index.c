@@ -20,8 +20,7 @@ int hd_bidx_init(const hd_system *s, const hd_ctrl *c, hd_buffer *b, int final_c
     if (n > 64) return 1; /* not indexed: the plain pass is used */
     b->slots = calloc((size_t)n, sizeof(hd_bank_slot));
     b->pool = malloc(sizeof(hd_bank_entry) * (size_t)cap);
-    b->seqs = malloc(sizeof(uint64_t) * (size_t)cap);
-    if (!b->slots || !b->pool || !b->seqs) return 0;
+    if (!b->slots || !b->pool) return 0;
     for (int i = 0; i < cap; i++) b->pool[i].next = (int16_t)(i + 1 < cap ? i + 1 : -1);
     b->free_head = 0;
     b->final_cmd = final_cmd;
@@ -44,7 +43,6 @@ int hd_bidx_init(const hd_system *s, const hd_ctrl *c, hd_buffer *b, int final_c
 void hd_bidx_free(hd_buffer *b) {
     free(b->slots);
     free(b->pool);
-    free(b->seqs);
 }
 
 /* The entry just appended (the youngest) joins the end of its bank's list; it becomes a
@@ -65,12 +63,12 @@ void hd_bidx_pushed(hd_system *s, hd_buffer *b) {
     else slot->head = (int16_t)e;
     slot->tail = (int16_t)e;
     r->pool = e;
-    b->seqs[(b->head + i) & b->mask] = ent->seq;
+    ent->pos = (int16_t)((b->head + i) & b->mask);
     b->nonempty |= 1ull << lb;
     b->version++;
     if (b->dirty >> lb & 1) return; /* found again when next needed */
     int hit = s->bank_state[slot->node] == HD_BANK_OPENED && s->open_row[slot->node] == ent->row;
-    if (slot->seq[!hit] == HD_NO_SEQ) slot->seq[!hit] = ent->seq;
+    if (slot->age[!hit] == HD_NO_SEQ) slot->age[!hit] = hd_bidx_age(ent->seq, e);
 }
 
 /* Whether a list entry is a row hit of its bank (candidate class 0) or not (class 1). */
@@ -88,11 +86,12 @@ void hd_bidx_removing(hd_system *s, hd_buffer *b, int idx) {
     hd_bank_entry *ent = &b->pool[e];
     b->version++;
     if (!(b->dirty >> lb & 1)) {
-        int k = slot->seq[0] == ent->seq ? 0 : slot->seq[1] == ent->seq ? 1 : -1;
+        uint64_t age = hd_bidx_age(ent->seq, e);
+        int k = slot->age[0] == age ? 0 : slot->age[1] == age ? 1 : -1;
         if (k >= 0) {
             int n = ent->next;
             while (n >= 0 && entry_class(s, slot, &b->pool[n]) != k) n = b->pool[n].next;
-            slot->seq[k] = n >= 0 ? b->pool[n].seq : HD_NO_SEQ;
+            slot->age[k] = n >= 0 ? hd_bidx_age(b->pool[n].seq, n) : HD_NO_SEQ;
         }
     }
     if (ent->prev >= 0) b->pool[ent->prev].next = ent->next;
@@ -115,12 +114,12 @@ static void refresh_slot(hd_system *s, hd_buffer *b, hd_bank_slot *slot) {
         const hd_bank_entry *ent = &b->pool[e];
         int k = !(opened && ent->row == open_row);
         if (found[k] == HD_NO_SEQ) {
-            found[k] = ent->seq;
+            found[k] = hd_bidx_age(ent->seq, e);
             left--;
         }
     }
-    slot->seq[0] = found[0];
-    slot->seq[1] = found[1];
+    slot->age[0] = found[0];
+    slot->age[1] = found[1];
     slot->cmd[0] = b->final_cmd;
     slot->cmd[1] = opened ? HD_CMD_PRE : HD_CMD_ACT;
 }

@@ -10,20 +10,23 @@ static int is_closing(int cmd) {
            cmd == HD_CMD_WRA;
 }
 
-/* Order-keeping removal: shifts the shorter side of the ring (and of an index's seqs ring). */
+/* Order-keeping removal: shifts the shorter side of the ring (and tells an index where its
+ * moved requests now are). */
 static void buf_remove(hd_system *s, hd_buffer *b, int idx) {
-    uint64_t *q = b->slots ? b->seqs : NULL;
-    if (q) hd_bidx_removing(s, b, idx);
+    hd_bank_entry *pool = b->slots ? b->pool : NULL;
+    if (pool) hd_bidx_removing(s, b, idx);
     if (idx < b->size / 2) {
         for (int i = idx; i > 0; i--) {
-            *hd_buf_at(b, i) = *hd_buf_at(b, i - 1);
-            if (q) q[(b->head + i) & b->mask] = q[(b->head + i - 1) & b->mask];
+            hd_req *to = hd_buf_at(b, i);
+            *to = *hd_buf_at(b, i - 1);
+            if (pool) pool[to->pool].pos = (int16_t)((b->head + i) & b->mask);
         }
         b->head = (b->head + 1) & b->mask;
     } else {
         for (int i = idx; i < b->size - 1; i++) {
-            *hd_buf_at(b, i) = *hd_buf_at(b, i + 1);
-            if (q) q[(b->head + i) & b->mask] = q[(b->head + i + 1) & b->mask];
+            hd_req *to = hd_buf_at(b, i);
+            *to = *hd_buf_at(b, i + 1);
+            if (pool) pool[to->pool].pos = (int16_t)((b->head + i) & b->mask);
         }
     }
     b->size--;
@@ -311,11 +314,12 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
         if (buf == &c->activeq && r->local_bank >= 0) c->active_count[r->local_bank]--;
         buf_remove(s, buf, idx);
     } else if (cmd == HD_CMD_ACT && c->activeq.size <= c->activeq.max_size) {
-        hd_req moved = *r; /* re-activated requests move to the end of the active buffer */
+        /* activated requests move to the end of the active buffer (appended first, then
+         * removed: one copy, and the ring has room for one more) */
+        buf_push(&c->activeq, r);
         if (buf == &c->activeq && r->local_bank >= 0) c->active_count[r->local_bank]--;
+        if (r->local_bank >= 0) c->active_count[r->local_bank]++;
         buf_remove(s, buf, idx);
-        buf_push(&c->activeq, &moved);
-        if (moved.local_bank >= 0) c->active_count[moved.local_bank]++;
     }
 }
 

@@ -48,7 +48,15 @@ typedef struct {
     uint64_t seq;                 /* arrival sequence number in the buffer (increasing) */
     int32_t row;
     int16_t next, prev;           /* the bank's list, oldest first; -1 ends it */
+    int16_t pos;                  /* where its request is in the buffer's ring (items[pos]) */
 } hd_bank_entry;
+
+/* A candidate's ordering age: its sequence number (arrival order) with its entry number below
+ * (so the winner of a pass is found without a search). Sequence numbers stay below 2^51. */
+#define HD_ENTRY_BITS 12
+static inline uint64_t hd_bidx_age(uint64_t seq, int entry) {
+    return seq << HD_ENTRY_BITS | (uint64_t)entry;
+}
 
 /* One bank's view of an indexed buffer. A bank's requests that need the same command share one
  * ready time, so only the oldest of each such class can be chosen by FR-FCFS (and only it can
@@ -58,7 +66,8 @@ typedef struct {
  * candidates of the bank's current requests and state (pushes and removals keep them current;
  * a change of the bank's state sets the bit). */
 typedef struct {
-    uint64_t seq[2];              /* [0]: oldest row hit, [1]: oldest other; HD_NO_SEQ: none */
+    uint64_t age[2];              /* [0]: oldest row hit, [1]: oldest other (hd_bidx_age);
+                                     HD_NO_SEQ: none */
     int32_t cmd[2];               /* the command each candidate needs now */
     int16_t head, tail;           /* the bank's requests in arrival order (pool entries) */
     int64_t node;                 /* flat bank id (bank_state, open_row) */
@@ -73,7 +82,6 @@ typedef struct {
     /* bank index (read/write queues of a controller with at most 64 banks; else slots NULL) */
     hd_bank_slot *slots;          /* per local bank */
     hd_bank_entry *pool;          /* list entries; an entry's request holds its number */
-    uint64_t *seqs;               /* seqs[(head + i) & mask]: sequence number of entry i */
     uint64_t nonempty;            /* bit b: local bank b has requests here */
     uint64_t dirty;               /* bit b: local bank b's candidates must be found again */
     uint64_t next_seq;
@@ -229,17 +237,10 @@ void hd_bidx_removing(hd_system *s, hd_buffer *b, int idx);
 void hd_bidx_refresh_dirty(hd_system *s, hd_buffer *b);
 void hd_bidx_bank_changed(hd_ctrl *c, int local_bank); /* -1: all of the controller's banks */
 
-/* Logical index of the entry with sequence number seq (entries are in seq order; branch-free
- * binary search). */
-static inline int hd_bidx_index_of(const hd_buffer *b, uint64_t seq) {
-    if (b->seqs[b->head] == seq) return 0; /* the oldest: streams, FCFS-like traffic */
-    int lo = 0, n = b->size;
-    while (n > 1) {
-        int half = n / 2;
-        lo += half & -(int)(b->seqs[(b->head + lo + half) & b->mask] < seq);
-        n -= half;
-    }
-    return lo + (b->seqs[(b->head + lo) & b->mask] < seq);
+/* Logical buffer index of the request of a candidate with this age. */
+static inline int hd_bidx_index_of(const hd_buffer *b, uint64_t age) {
+    int entry = (int)(age & ((1u << HD_ENTRY_BITS) - 1));
+    return (b->pool[entry].pos - b->head) & b->mask;
 }
 
 /* registry.c */

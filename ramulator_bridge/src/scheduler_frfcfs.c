@@ -43,14 +43,14 @@ static inline int64_t slot_ready(const hd_bank_slot *slot, int k) {
     return hd_max64(t, hd_max64(slot->rd_rank[cmd], slot->rd_ch[cmd]));
 }
 
-/* The pass over the bank index: ages are the index's arrival sequence numbers. */
+/* The pass over the bank index: ages are the candidates' hd_bidx_age. */
 static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
     pass_min p = {UINT64_MAX, ~(unsigned __int128)0};
     if (buf->dirty & buf->nonempty) hd_bidx_refresh_dirty(s, buf);
     for (uint64_t m = buf->nonempty; m; m &= m - 1) {
         const hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
         for (int k = 0; k < 2; k++)
-            if (slot->seq[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->seq[k]);
+            if (slot->age[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->age[k]);
     }
     /* Only results the controller can use become buffer indices (and have their cached
      * command validated, which the controller reads): best when it is ready at clk (else -1),
