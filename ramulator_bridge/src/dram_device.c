@@ -67,6 +67,11 @@ int hd_dev_classify(const hd_system *s, const int32_t *vec) {
 
 int hd_dev_preq(const hd_system *s, int final_cmd, const int32_t *vec) {
     const hd_config *c = &s->cfg;
+    if (final_cmd == HD_CMD_RD || final_cmd == HD_CMD_WR) { /* the common case, without a jump */
+        int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
+        if (s->bank_state[bn] != HD_BANK_OPENED) return HD_CMD_ACT;
+        return s->open_row[bn] == vec[4] ? final_cmd : HD_CMD_PRE;
+    }
     switch (final_cmd) {
     case HD_CMD_RD: case HD_CMD_WR: case HD_CMD_RDA: case HD_CMD_WRA: case HD_CMD_ACT: {
         int64_t bn = hd_bank_index(s, vec[0], vec[1], vec[2], vec[3]);
