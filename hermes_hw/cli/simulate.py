@@ -129,7 +129,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "the config, 16)")
     p.add_argument("--dimm-model", choices=("bandwidth", "fast", "cycle"), default=None,
                    help="DIMM op timing (default from the config: bandwidth; fast = the NDP "
-                   "fast mode fitted to cycle-level replay, docs/ndp.md)")
+                   "fast mode fitted to cycle-level replay, docs/ndp.md; cycle = cycle-level "
+                   "replay of this run's lowered trace, slow for big models: use a small "
+                   "--output-tokens; docs/simulate.md)")
     p.add_argument("--trace-tokens", default="4",
                    help="decode tokens written to timeline.json besides prefill (a number or "
                    "'all'; default 4)")

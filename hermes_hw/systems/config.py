@@ -225,8 +225,9 @@ class SystemConfig(BaseModel):
     ndp: NdpUnitConfig = Field(default_factory=NdpUnitConfig, description="NDP core")
     dimm_model: Literal["bandwidth", "fast", "cycle"] = F(
         "bandwidth", unit="id", description="DIMM op timing: bandwidth (analytical, calibrated), "
-        "fast (issue 4's fast mode fitted to cycle-level replay), cycle (not in simulate yet)",
-        source="hermes_hw/systems/dimm_time.py, dimm_fast.py; docs/calibration.md")
+        "fast (issue 4's fast mode fitted to cycle-level replay), cycle (cycle-level replay of "
+        "the run's lowered trace)",
+        source="hermes_hw/systems/dimm_time.py, dimm_fast.py, dimm_cycle.py; docs/simulate.md")
     pcie: PcieConfig | None = Field(None, description="GPU <-> host link; None: the GPU "
                                     "profile's host_link")
     dimm_link: DimmLinkConfig = Field(default_factory=DimmLinkConfig,
