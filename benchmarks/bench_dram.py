@@ -46,9 +46,11 @@ def mix70(n: int):
 
 def replay(config: Path, trace: Path) -> tuple[dict, float]:
     code = (
-        "import json,resource,sys;from hermes_hw.cli.main import main;"
+        "import json,sys;from hermes_hw.cli.main import main;"
         f"rc=main(['dram','replay','--config',{str(config)!r},'--trace',{str(trace)!r},'--json']);"
-        "print('RSS',resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,file=sys.stderr)"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent
+        "hwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+        "print('RSS',hwm,file=sys.stderr)"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     rss_kib = int(p.stderr.split("RSS")[-1])
