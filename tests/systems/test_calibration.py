@@ -81,3 +81,15 @@ def test_accelerate_tied_lm_head_stays_on_the_gpu():
 def test_budget_residency_is_unchanged_for_the_other_offloaders():
     r = simulate("opt-13b", "flexgen", 1)  # gpu_weight_fraction 0: nothing resident
     assert r.info["gpu_resident_layers"] == 0
+
+
+@pytest.mark.slow
+def test_validate_paper_meets_the_median_target():
+    # issue 5: median |error| over the 27 calibration cells (paper values: hermes_paper.md §8)
+    # under 10%. The per-cell target (none over 25%) is not met: docs/calibration.md lists the
+    # five misses and the evidence each would need.
+    from hermes_hw.systems.paper import run_cells, summary
+
+    s = summary(run_cells())
+    assert s["cells"] == 27
+    assert s["median_abs_error"] < 0.10
