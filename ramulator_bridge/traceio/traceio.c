@@ -143,8 +143,32 @@ int64_t hermes_trace_parse(hermes_trace_parser *p, const char *buf, size_t len, 
     size_t n = 0;
     *consumed = 0;
     if (p->error) return -1;
+    const int fast_fmt = p->fmt == HT_FMT_LOADSTORE && p->capacity_bytes != 0;
     while (pos < len && n < cap) {
         const char *line = buf + pos;
+        /* Fast path for the common line "LD 0x<1-16 hex digits>\n" (or ST): parsed in place,
+         * with no search for the newline. Anything else (blanks, \r, comments, decimal, a 17th
+         * digit, a line without its newline yet, a capacity error) goes the general way below,
+         * which gives the same record for every line this accepts. */
+        if (fast_fmt && len - pos >= 7 && line[2] == ' ' && line[3] == '0' && line[4] == 'x' &&
+            ((line[0] == 'L' && line[1] == 'D') || (line[0] == 'S' && line[1] == 'T'))) {
+            const char *q = line + 5, *end = buf + len;
+            const char *lim = end - q > 17 ? q + 17 : end; /* 16 digits and the newline */
+            uint64_t v = 0;
+            unsigned char d;
+            while (q < lim && (d = hex_value[(unsigned char)*q]) != 0xFF) {
+                v = (v << 4) | d;
+                q++;
+            }
+            if (q > line + 5 && q < lim && *q == '\n' && v < p->capacity_bytes) {
+                p->line_no++;
+                addr[n] = v;
+                is_write[n] = line[0] == 'S';
+                n++;
+                pos = (size_t)(q - buf) + 1;
+                continue;
+            }
+        }
         const char *nl = memchr(line, '\n', len - pos);
         const char *eol;
         size_t next;

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hermes_hw.dram.traces import open_trace, write_loadstore, write_npz
 from hermes_hw.errors import InputError
@@ -217,3 +219,57 @@ def test_cli_style_error_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and ":2: expected" in proc.stderr
+
+
+def _reference_parse(text: str) -> tuple[list[int], list[bool]]:
+    """Independent parse of a LoadStoreTrace text (the trace format spec, in Python)."""
+    addrs, writes = [], []
+    for line in text.split("\n"):
+        body = line.rstrip("\r").strip(" \t")
+        if not body or body.startswith("#"):
+            continue
+        op, tok = body.split(None, 1)
+        addrs.append(int(tok[2:], 16) if tok[:2].lower() == "0x" else int(tok, 10))
+        writes.append(op == "ST")
+    return addrs, writes
+
+
+_LINE_VARIANTS = st.one_of(
+    # the parser's fast path: "LD 0x<1-16 hex digits>\n"
+    st.tuples(st.sampled_from(["LD", "ST"]), st.integers(0, 2**64 - 1), st.booleans()).map(
+        lambda t: f"{t[0]} {t[1]:#x}" if not t[2] else f"{t[0]} 0x{t[1]:X}"),
+    st.tuples(st.sampled_from(["LD", "ST"]), st.integers(0, 10**12)).map(
+        lambda t: f"{t[0]} {t[1]}"),  # decimal
+    st.tuples(st.sampled_from(["LD", "ST"]), st.integers(0, 2**40)).map(
+        lambda t: f" {t[0]}\t{t[1]:#x}  \r"),  # blanks and CR: the general path
+    st.tuples(st.sampled_from(["LD", "ST"]), st.integers(0, 2**20)).map(
+        lambda t: f"{t[0]} 0x{t[1]:020x}"),  # leading zeros: more than 16 digits
+    st.sampled_from(["", "# comment", "  "]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_LINE_VARIANTS, min_size=1, max_size=60), final_newline=st.booleans(),
+       pad=st.integers(0, 4100), cap_bits=st.sampled_from([None, 36, 64]))
+def test_parser_matches_reference_parse(tmp_path_factory, lines, final_newline, pad, cap_bits):
+    """Every line shape (fast path or not), cut anywhere by the 4096-byte block edge (a
+    leading comment of `pad` bytes moves it), parses as the format spec says, and the first
+    address beyond the capacity is reported at its own line."""
+    block = 4096
+    lines = (["#" * pad] if pad else []) + lines
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    if not _reference_parse(text)[0]:
+        return  # no request: nothing to compare
+    path = _write(tmp_path_factory.mktemp("p"), text)
+    capacity = None if cap_bits is None else (2**cap_bits if cap_bits < 64 else 2**64 - 1)
+    addrs, writes = _reference_parse(text)
+    beyond = [i for i, a in enumerate(addrs) if capacity is not None and a >= capacity]
+    if beyond:
+        record_lines = [n + 1 for n, ln in enumerate(text.split("\n"))
+                        if ln.rstrip("\r").strip(" \t") and not ln.strip().startswith("#")]
+        with pytest.raises(InputError, match=rf":{record_lines[beyond[0]]}: address "):
+            _read(path, capacity_bytes=capacity, block_bytes=block)
+        return
+    chunk = _read(path, capacity_bytes=capacity, block_bytes=block)
+    assert chunk.addr.tolist() == addrs
+    assert chunk.is_write.tolist() == writes
