@@ -77,10 +77,22 @@ static inline int scan_best(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_s
     return rescan(s, buf, sc, clk);
 }
 
-static int64_t scan_min_ready(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc,
-                              int64_t clk) {
+/* The earliest ready time in buf (for the next event). The pass made here may skip the
+ * scheduler's choice at clk when something is ready then: a next event is looked for after the
+ * cycle's tick, so no choice at clk is made after it, and such a pass is dropped (a later cycle
+ * with something ready redoes a pass anyway: scan_best). */
+static inline __attribute__((always_inline)) int64_t
+scan_min_ready(hd_system *s, const hd_ctrl *c, hd_buffer *buf, hd_scan *sc, int64_t clk) {
     if (!buf->size) return HD_NEVER;
-    if (sc->epoch < c->changed_epoch || s->cfg.reference_scheduling) scan_best(s, c, buf, sc, clk);
+    if (sc->epoch < c->changed_epoch || s->cfg.reference_scheduling) {
+        sc->min_only = 1;
+        scan_best(s, c, buf, sc, clk);
+        sc->min_only = 0;
+        if (sc->best_unknown) {
+            sc->best_unknown = 0;
+            sc->epoch = 0;
+        }
+    }
     return sc->min_ready;
 }
 
@@ -285,6 +297,21 @@ static void update_request_stats(hd_system *s, hd_ctrl *c, hd_req *r) {
     else { st->row_misses++; if (rd) st->read_row_misses++; else st->write_row_misses++; }
 }
 
+/* Whether the active buffer's pass, current before a command naming one bank (node bank_node),
+ * is still current after it, when the buffer itself did not change: the pass is a function of
+ * its requests' commands and ready times and of its cycle (for any scheduler), and the command
+ * changed only its own bank's state and ready times and, elsewhere, ready times of the commands
+ * in upper_cmds[cmd]. So it holds if no request here is in that bank or needs such a command. */
+static int active_pass_holds(const hd_system *s, const hd_ctrl *c, int cmd, int64_t bank_node) {
+    uint32_t cmds = 0;
+    for (int i = 0; i < c->activeq.size; i++) {
+        const hd_req *q = hd_buf_at(&c->activeq, i);
+        if (q->bank_node < 0 || q->bank_node == bank_node) return 0;
+        cmds |= 1u << q->cmd;
+    }
+    return !(s->upper_cmds[cmd] & cmds);
+}
+
 void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     serve_completed_read(s, c);
     s->refresh->tick(s, c);
@@ -295,6 +322,12 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
     s->rowpolicy->on_schedule(s, c, r);
     if (!r->stat_done) update_request_stats(s, c, r);
     int cmd = r->cmd;
+    /* a current active-buffer pass that this command leaves as it is (not from the active
+     * buffer, not an ACT that moves a request into it): see active_pass_holds */
+    int keep_active = c->activeq.size && buf != &c->activeq && cmd != HD_CMD_ACT &&
+                      c->scan_active.epoch >= c->changed_epoch &&
+                      !s->cfg.reference_scheduling && r->bank_node >= 0 &&
+                      active_pass_holds(s, c, cmd, r->bank_node);
     hd_dev_issue(s, cmd, r->vec);
     if (cmd == HD_CMD_ACT || cmd == HD_CMD_PRE || cmd == HD_CMD_RDA || cmd == HD_CMD_WRA)
         hd_bidx_bank_changed(c, r->local_bank); /* the bank's state changed */
@@ -321,6 +354,7 @@ void hd_ctrl_tick(hd_system *s, hd_ctrl *c) {
         if (r->local_bank >= 0) c->active_count[r->local_bank]++;
         buf_remove(s, buf, idx);
     }
+    if (keep_active) c->scan_active.epoch = c->changed_epoch;
 }
 
 int64_t hd_ctrl_next_event(hd_system *s, hd_ctrl *c) {

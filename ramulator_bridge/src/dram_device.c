@@ -112,6 +112,14 @@ static inline uint32_t raise_ready(int64_t *rd, int next, int64_t fut, int valid
     return changed | ((uint32_t)up << next);
 }
 
+/* raise_ready without reporting whether it moved (rows above the bank: requests read them
+ * live, nothing is stamped). */
+static inline void raise_only(int64_t *rd, int next, int64_t fut, int valid) {
+    int64_t old = rd[next];
+    int64_t mask = -(int64_t)(valid & (fut > old));
+    rd[next] = (fut & mask) | (old & ~mask);
+}
+
 /* `cmd` issued at `node` of `level`: records it in the node's history and applies the
  * constraints from it (the window-th most recent issue for windowed ones, e.g. tFAW). */
 static uint32_t apply_target(hd_system *s, int level, int64_t node, int cmd, int64_t clk) {
@@ -188,20 +196,28 @@ static void update_timing_bank(hd_system *s, int cmd, const int32_t *vec, int64_
         &s->ready[HD_LEVEL_BANKGROUP][gn * MC], &s->ready[HD_LEVEL_BANK][bn * MC]};
     uint32_t bank_changed = 0;
     const hd_op *op = s->program[cmd];
-    int n = s->n_program[cmd];
+    const int *end = s->program_end[cmd]; /* each level's ops, levels in order */
+    int i = 0;
     if (!s->history_levels[cmd]) { /* every constraint counts from this issue */
-        for (int i = 0; i < n; i++, op++) {
-            uint32_t moved = raise_ready(rows[op->level], op->next, clk + op->latency, 1, 0);
-            bank_changed |= moved & -(uint32_t)(op->level == HD_LEVEL_BANK);
-        }
+        for (int L = 0; L < HD_LEVEL_BANK; L++) /* above the bank: nothing to stamp */
+            for (int64_t *rd = rows[L]; i < end[L]; i++)
+                raise_only(rd, op[i].next, clk + op[i].latency, 1);
+        for (int64_t *rd = rows[HD_LEVEL_BANK]; i < end[HD_LEVEL_BANK]; i++)
+            bank_changed = raise_ready(rd, op[i].next, clk + op[i].latency, 1, bank_changed);
     } else {
         const int64_t *hist[HD_NUM_LEVELS] = {NULL, NULL, NULL, NULL};
         for (int L = 0; L < HD_NUM_LEVELS; L++)
             if (s->history_levels[cmd] >> L & 1) hist[L] = record_history(s, L, nodes[L], cmd, clk);
-        for (int i = 0; i < n; i++, op++) {
-            int64_t past = op->window == 1 ? clk : hist[op->level][op->window - 1];
-            uint32_t moved = raise_ready(rows[op->level], op->next, past + op->latency, past >= 0, 0);
-            bank_changed |= moved & -(uint32_t)(op->level == HD_LEVEL_BANK);
+        for (int L = 0; L < HD_NUM_LEVELS; L++) {
+            int64_t *rd = rows[L];
+            for (; i < end[L]; i++) {
+                int64_t past = op[i].window == 1 ? clk : hist[L][op[i].window - 1];
+                if (L == HD_LEVEL_BANK)
+                    bank_changed = raise_ready(rd, op[i].next, past + op[i].latency, past >= 0,
+                                               bank_changed);
+                else
+                    raise_only(rd, op[i].next, past + op[i].latency, past >= 0);
+            }
         }
     }
     stamp_bank(s, bn, bank_changed, ep);

@@ -39,6 +39,9 @@ typedef struct {
     int best_at_min;    /* the scheduler's choice at cycle min_ready */
     int64_t min_ready;  /* earliest ready time in the buffer (HD_NEVER if empty) */
     uint64_t version;   /* the buffer's `version` the pass saw (indexed buffers) */
+    int min_only;       /* set by the caller: only min_ready is wanted (a scheduler may then
+                           skip `best` where something is ready at clk) */
+    int best_unknown;   /* set by the scan: it skipped `best` (the pass must not be reused) */
 } hd_scan;
 
 #define HD_NO_SEQ UINT64_MAX
@@ -175,9 +178,14 @@ struct hd_system {
     int below[HD_NUM_LEVELS][HD_MAX_CMDS];  /* any constraint for cmd at this level or deeper */
     hd_op *program[HD_MAX_CMDS];             /* target constraints of each command, flattened */
     int n_program[HD_MAX_CMDS];
+    int program_end[HD_MAX_CMDS][HD_NUM_LEVELS]; /* end of each level's ops in the program */
     int history_levels[HD_MAX_CMDS];         /* bit L: level L keeps an issue history for cmd */
     int sibling_levels[HD_MAX_CMDS];         /* bit L: cmd has sibling constraints at level L */
     int cross_ctrl;                          /* controllers share timing (host mode) */
+    uint32_t upper_cmds[HD_MAX_CMDS];        /* bit n: cmd issued at one bank can move ready
+                                                times of n other than that bank's (a target
+                                                constraint above bank level; all bits if cmd
+                                                has sibling constraints) */
     uint64_t sched_epoch;       /* bumped by every change of bank state, timing or buffer content */
     int next_evt_valid;         /* ctrl->next_evt are current (nothing changed since) */
     uint64_t full_epoch;        /* requests computed before this epoch are all stale */

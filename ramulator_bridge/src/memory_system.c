@@ -104,7 +104,11 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
             for (int i = 0; i < s->n_tcons[L][p]; i++) {
                 const hd_con *k = &s->tcons[L][p][i];
                 s->program[p][s->n_program[p]++] = (hd_op){L, k->next, k->window, k->latency};
+                if (L != HD_LEVEL_BANK) s->upper_cmds[p] |= 1u << k->next;
             }
+        for (int L = 0, end = 0; L < HD_NUM_LEVELS; L++) /* the program is in level order */
+            s->program_end[p][L] = end += s->n_tcons[L][p];
+        if (s->sibling_levels[p]) s->upper_cmds[p] = ~0u;
     }
     int64_t nb = s->level_nodes[3];
     s->bank_state = calloc((size_t)nb, 1);

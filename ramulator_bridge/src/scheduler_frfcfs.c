@@ -43,15 +43,33 @@ static inline int64_t slot_ready(const hd_bank_slot *slot, int k) {
     return hd_max64(t, hd_max64(slot->rd_rank[cmd], slot->rd_ch[cmd]));
 }
 
-/* The pass over the bank index: ages are the candidates' hd_bidx_age. */
+/* pass_offer without the ready-first key (a pass that wants only min_ready). */
+static inline void pass_offer_min(pass_min *p, int64_t t, uint64_t age) {
+    unsigned __int128 mkey = ((unsigned __int128)(uint64_t)hd_max64(t, 0) << 64) | age;
+    p->min_key = mkey < p->min_key ? mkey : p->min_key;
+}
+
+/* The minima over the bank index's candidates (with_best: also the ready-first key). */
+static inline void index_minima(const hd_buffer *buf, int64_t clk, pass_min *p, int with_best) {
+    for (uint64_t m = buf->nonempty; m; m &= m - 1) {
+        const hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
+        for (int k = 0; k < 2; k++) {
+            if (slot->age[k] == HD_NO_SEQ) continue;
+            if (with_best) pass_offer(p, slot_ready(slot, k), clk, slot->age[k]);
+            else pass_offer_min(p, slot_ready(slot, k), slot->age[k]);
+        }
+    }
+}
+
+/* The pass over the bank index: ages are the candidates' hd_bidx_age. A pass for min_ready
+ * only (out->min_only) skips the ready-first key: if nothing is ready at clk, best is -1 as a
+ * full pass would find; else best is left unknown (out->best_unknown). */
 static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
     pass_min p = {UINT64_MAX, ~(unsigned __int128)0};
     if (buf->dirty & buf->nonempty) hd_bidx_refresh_dirty(s, buf);
-    for (uint64_t m = buf->nonempty; m; m &= m - 1) {
-        const hd_bank_slot *slot = &buf->slots[__builtin_ctzll(m)];
-        for (int k = 0; k < 2; k++)
-            if (slot->age[k] != HD_NO_SEQ) pass_offer(&p, slot_ready(slot, k), clk, slot->age[k]);
-    }
+    if (out->min_only) index_minima(buf, clk, &p, 0);
+    else index_minima(buf, clk, &p, 1);
+    out->best_unknown = out->min_only && (int64_t)(uint64_t)(p.min_key >> 64) <= clk;
     /* Only results the controller can use become buffer indices (and have their cached
      * command validated, which the controller reads): best when it is ready at clk (else -1),
      * best_at_min when min_ready is later than clk (else -1; see scan_best). */
@@ -69,6 +87,7 @@ static void indexed_pass(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out
 }
 
 static void frfcfs_scan(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan *out) {
+    out->best_unknown = 0;
     if (buf->size == 0) {
         out->best = out->best_at_min = -1;
         out->min_ready = HD_NEVER;

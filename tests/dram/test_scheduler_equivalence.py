@@ -30,6 +30,9 @@ CONFIGS = st.sampled_from([
      "ranks": 2},
     {"org_preset": "DDR4_16Gb_x16", "timing_preset": "DDR4_3200AC", "ranks": 4,
      "access_mode": "ndp", "timing": {"nRRDS": 4, "nRRDL": 6, "nFAW": 26}},
+    # a long tRCD keeps activated requests waiting in the active buffer while other banks are
+    # precharged and read (its pass is kept across commands that cannot affect it)
+    {"ranks": 2, "timing": {"nRCD": 60}},
 ])
 
 
