@@ -10,11 +10,22 @@ static int is_closing(int cmd) {
            cmd == HD_CMD_WRA;
 }
 
-/* Order-keeping removal: shifts the shorter side of the ring (and tells an index where its
- * moved requests now are). */
+/* Removal. An unordered buffer moves its youngest entry into the hole (one copy; the entries'
+ * order is their bank-index ages, which do not move). Else order-keeping: shifts the shorter
+ * side of the ring. Either way an index is told where its moved requests now are. */
 static void buf_remove(hd_system *s, hd_buffer *b, int idx) {
     hd_bank_entry *pool = b->slots ? b->pool : NULL;
     if (pool) hd_bidx_removing(s, b, idx);
+    if (b->unordered) {
+        int last = b->size - 1;
+        if (idx != last) {
+            hd_req *to = hd_buf_at(b, idx);
+            *to = *hd_buf_at(b, last);
+            pool[to->pool].pos = (int16_t)((b->head + idx) & b->mask);
+        }
+        b->size--;
+        return;
+    }
     if (idx < b->size / 2) {
         for (int i = idx; i > 0; i--) {
             hd_req *to = hd_buf_at(b, i);

@@ -77,11 +77,15 @@ typedef struct {
     const int64_t *rd_bank, *rd_bg, *rd_rank, *rd_ch;  /* its ready-time rows, [cmd] */
 } hd_bank_slot;
 
-/* A request buffer: a ring (removing the oldest is O(1)); logical index 0 is the oldest entry. */
+/* A request buffer: a ring (removing the oldest is O(1)); logical index 0 is the oldest entry,
+ * entries in arrival order, unless `unordered` (see buf_remove). */
 typedef struct {
     hd_req *items;
     int head, size, mask;         /* ring: entry i is items[(head + i) & mask] */
     int max_size;                 /* accepts while size <= max_size (Ramulator2 ReqBuffer) */
+    int unordered;                /* an indexed buffer whose scheduler orders requests by their
+                                     bank-index age (hd_scheduler_impl.index_order): a removal
+                                     moves the youngest entry into the hole */
     /* bank index (read/write queues of a controller with at most 64 banks; else slots NULL) */
     hd_bank_slot *slots;          /* per local bank */
     hd_bank_entry *pool;          /* list entries; an entry's request holds its number */
@@ -143,6 +147,9 @@ typedef struct {
     void (*add)(hd_system *sys, hd_buffer *buf, int idx, hd_scan *sc);
     /* optional: whether an outdated pass still gives the choice at clk (made current if so) */
     int (*still_valid)(hd_system *sys, hd_buffer *buf, int64_t clk, hd_scan *sc);
+    /* 1: passes over an indexed buffer order requests by bank-index age (arrival), never by
+     * their position in the buffer, so the buffer may keep them in any order */
+    int index_order;
 } hd_scheduler_impl;
 
 typedef struct {

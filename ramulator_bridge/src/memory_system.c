@@ -145,6 +145,8 @@ hd_system *hd_create(const hd_config *cfg, char *err, int err_len) {
         if (!c->reference_scheduling && (!hd_bidx_init(s, q, &q->readq, HD_CMD_RD) ||
                                          !hd_bidx_init(s, q, &q->writeq, HD_CMD_WR)))
             FAIL("out of memory");
+        q->readq.unordered = q->readq.slots && s->scheduler->index_order;
+        q->writeq.unordered = q->writeq.slots && s->scheduler->index_order;
         /* integer watermarks: size > x <=> size > floor(x), size < y <=> size < ceil(y) */
         double high = c->wr_high_watermark * (double)c->write_buffer_max;
         double low = c->wr_low_watermark * (double)c->write_buffer_max;

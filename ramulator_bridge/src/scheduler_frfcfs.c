@@ -129,4 +129,4 @@ static int frfcfs_still_valid(hd_system *s, hd_buffer *buf, int64_t clk, hd_scan
 }
 
 const hd_scheduler_impl hd_scheduler_frfcfs = {"FRFCFS", frfcfs_scan, frfcfs_add,
-                                               frfcfs_still_valid};
+                                               frfcfs_still_valid, 1};
