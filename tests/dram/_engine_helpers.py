@@ -23,6 +23,25 @@ BASE = {
     }
 }
 
+#: Configurations (overrides for :func:`config` / :func:`system`) the randomised engine tests
+#: draw from: ranks, NDP access mode, both schedulers and row policies, a XOR mapper, DDR5 with
+#: all-bank and same-bank refresh, the Table II DIMM with tightened activation windows.
+CONFIG_VARIANTS: list[dict] = [
+    {},
+    {"ranks": 2},
+    {"ranks": 2, "access_mode": "ndp"},
+    {"Scheduler": {"impl": "FCFS"}},
+    {"RowPolicy": {"impl": "ClosedRowPolicy", "cap": 2}},
+    {"AddrMapper": "MOP4CLXOR"},
+    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN"},
+    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN",
+     "RefreshManager": {"impl": "SameBank"}},
+    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_4800B",
+     "ranks": 2},
+    {"org_preset": "DDR4_16Gb_x16", "timing_preset": "DDR4_3200AC", "ranks": 4,
+     "access_mode": "ndp", "timing": {"nRRDS": 4, "nRRDL": 6, "nFAW": 26}},
+]
+
 
 def config(**over) -> dict:
     cfg = copy.deepcopy(BASE)

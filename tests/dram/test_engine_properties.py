@@ -2,27 +2,13 @@
 (independent checker) and every accepted request is served exactly once."""
 
 import numpy as np
-from _engine_helpers import system
+from _engine_helpers import CONFIG_VARIANTS, system
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hermes_hw.dram.checker import check_commands
 
-CONFIGS = st.sampled_from([
-    {},
-    {"ranks": 2},
-    {"ranks": 2, "access_mode": "ndp"},
-    {"Scheduler": {"impl": "FCFS"}},
-    {"RowPolicy": {"impl": "ClosedRowPolicy", "cap": 2}},
-    {"AddrMapper": "MOP4CLXOR"},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN"},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN",
-     "RefreshManager": {"impl": "SameBank"}},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_4800B",
-     "ranks": 2},
-    {"org_preset": "DDR4_16Gb_x16", "timing_preset": "DDR4_3200AC", "ranks": 4,
-     "access_mode": "ndp", "timing": {"nRRDS": 4, "nRRDL": 6, "nFAW": 26}},
-])
+CONFIGS = st.sampled_from(CONFIG_VARIANTS)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ at the same cycle for every command, same statistics. The reference is the engin
 ``reference_scheduling`` on (every pass recomputed from scratch, every cycle with work ticked)."""
 
 import numpy as np
-from _engine_helpers import config
+from _engine_helpers import CONFIG_VARIANTS, config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,24 +12,12 @@ from hermes_hw.dram.memory_system import MemorySystem
 from ramulator_bridge.builtin import BuiltinBackend
 
 CONFIGS = st.sampled_from([
-    {},
-    {"ranks": 2},
-    {"ranks": 2, "access_mode": "ndp"},
+    *CONFIG_VARIANTS,
     {"DRAM": {"impl": "DDR4", "org": {"preset": "DDR4_8Gb_x8", "channel": 2, "rank": 1},
               "timing": {"preset": "DDR4_3200AA"}}},
-    {"Scheduler": {"impl": "FCFS"}},
     {"clock_ratio": 3},
-    {"RowPolicy": {"impl": "ClosedRowPolicy", "cap": 2}},
-    {"AddrMapper": "MOP4CLXOR"},
     {"AddrMapper": "RoCoBaRaCh", "ranks": 2},
     {"Controller": {"impl": "Generic", "read_buffer_size": 4, "write_buffer_size": 4}},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN"},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_3200AN",
-     "RefreshManager": {"impl": "SameBank"}},
-    {"standard": "DDR5", "org_preset": "DDR5_16Gb_x8", "timing_preset": "DDR5_4800B",
-     "ranks": 2},
-    {"org_preset": "DDR4_16Gb_x16", "timing_preset": "DDR4_3200AC", "ranks": 4,
-     "access_mode": "ndp", "timing": {"nRRDS": 4, "nRRDL": 6, "nFAW": 26}},
     # a long tRCD keeps activated requests waiting in the active buffer while other banks are
     # precharged and read (its pass is kept across commands that cannot affect it)
     {"ranks": 2, "timing": {"nRCD": 60}},
