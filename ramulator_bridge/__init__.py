@@ -7,8 +7,10 @@ missing the install is broken and we say so.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +33,16 @@ def _extension(module: str, what: str) -> tuple[Any, Any]:
 def engine() -> tuple[Any, Any]:
     """Return ``(ffi, lib)`` of the compiled C engine."""
     return _extension("_engine", "C DRAM engine")
+
+
+@cache
+def engine_digest() -> str:
+    """Hash of the compiled engine library. Caches of results the engine simulated (fitted
+    fast-mode coefficients, cycle-level per-op times) include it in their keys, so a rebuilt or
+    changed engine never reuses them."""
+    engine()
+    module = importlib.import_module("ramulator_bridge._engine")
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
 
 
 def traceio_lib() -> tuple[Any, Any]:

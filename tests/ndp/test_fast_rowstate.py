@@ -127,6 +127,24 @@ def test_stale_cache_versions_are_refitted(tmp_path):
     assert again["version"] == 6 and "stale" not in again["pipeline"]
 
 
+def test_cache_key_follows_the_engine_build(tmp_path, monkeypatch):
+    """Coefficients fitted to one engine build are not reused by another: the key includes the
+    hash of the compiled library (sha256 of the file, computed here independently)."""
+    import hashlib
+    from pathlib import Path
+
+    import ramulator_bridge
+    from ramulator_bridge import _engine
+
+    expected = hashlib.sha256(Path(_engine.__file__).read_bytes()).hexdigest()[:16]
+    assert ramulator_bridge.engine_digest() == expected
+    lower_sample("tiny-opt", tmp_path / "t", batch=1)
+    td = TraceDir(tmp_path / "t")
+    key = fast._key(td, None)
+    monkeypatch.setattr(ramulator_bridge, "engine_digest", lambda: "another-build")
+    assert fast._key(td, None) != key
+
+
 def test_refresh_windows_pause_data_delivery():
     """All-bank refresh: no data from k x period to k x period + len (k >= 1). One read op of
     2,500 lines at 1 DRAM cycle per line, no latency, period 1,000, len 100: the windows at
