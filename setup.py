@@ -52,7 +52,8 @@ class BuildExtPgo(build_ext):
                             str(root), *(self.get_ext_fullpath(e.name) for e in exts)],
                            check=True, timeout=600)
             self._flags(exts, [*LTO, "-fprofile-use", "-fprofile-correction",
-                               "-Wno-missing-profile", f"-fprofile-dir={profile_dir}"], LTO)
+                               "-Wno-missing-profile", f"-fprofile-dir={profile_dir}",
+                               "-DHD_PROFILE_GUIDED"], LTO)
             self.compiler = compiler
             super().run()
             print("hermes-hw: DRAM engine built profile-guided", file=sys.stderr)
