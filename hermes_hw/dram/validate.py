@@ -103,34 +103,28 @@ def run_case(folder: Path, case: dict[str, Any], backend: str | None = None) -> 
     return CaseResult(cid, n, ours, ref, errors, time.perf_counter() - t0, wall_ref, diffs)
 
 
+def selected_cases(folder: Path, cases: list[str] | None = None) -> list[dict]:
+    """The manifest's cases (only the ids in ``cases`` when given); none is an error."""
+    chosen = [case for case in load_manifest(folder).get("cases", [])
+              if not cases or case.get("id") in cases]
+    if not chosen:
+        raise InputError("no cases to run", source=str(folder / "manifest.json"))
+    return chosen
+
+
 def validate_folder(
     folder: str | Path, backend: str | None = None, cases: list[str] | None = None
 ) -> list[CaseResult]:
     folder = Path(folder)
-    manifest = load_manifest(folder)
-    out = []
-    for case in manifest.get("cases", []):
-        if cases and case.get("id") not in cases:
-            continue
-        out.append(run_case(folder, case, backend))
-    if not out:
-        raise InputError("no cases to run", source=str(folder / "manifest.json"))
-    return out
+    return [run_case(folder, case, backend) for case in selected_cases(folder, cases)]
 
 
 def compare_backends(folder: str | Path, other: str = "ramulator2",
                      cases: list[str] | None = None) -> list[tuple[CaseResult, CaseResult]]:
     """Run every case on the built-in engine and on ``other`` in this process."""
     folder = Path(folder)
-    manifest = load_manifest(folder)
-    out = []
-    for case in manifest.get("cases", []):
-        if cases and case.get("id") not in cases:
-            continue
-        out.append((run_case(folder, case, "builtin"), run_case(folder, case, other)))
-    if not out:
-        raise InputError("no cases to run", source=str(folder / "manifest.json"))
-    return out
+    return [(run_case(folder, case, "builtin"), run_case(folder, case, other))
+            for case in selected_cases(folder, cases)]
 
 
 def format_side_by_side(pairs: list[tuple[CaseResult, CaseResult]], other: str = "ramulator2",

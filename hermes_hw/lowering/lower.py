@@ -131,12 +131,8 @@ def lower_token(work: TokenInput, layout: ModelLayout, batch: int,
                 home = layout.home[pb][prom]
                 gp = blocks[pb]
                 for j in range(n):
-                    ids = np.sort(prom[home == j])
-                    if len(ids):
-                        builders[j].add("promote_read", gp.layer, pb,
-                                        segs=layout.neuron_segments(pb, j, ids), neurons=len(ids),
-                                        read_bytes=len(ids) * gp.bytes_per_neuron,
-                                        link_bytes=len(ids) * gp.bytes_per_neuron)
+                    _send_neurons(builders[j], "promote_read", layout, gp, pb, j,
+                                  np.sort(prom[home == j]))
     # window remapping after the token
     for b, g in enumerate(blocks):
         bw = by_block[b]
@@ -144,12 +140,7 @@ def lower_token(work: TokenInput, layout: ModelLayout, batch: int,
             continue
         ids, src, dst = bw.remap_neurons, bw.remap_src, bw.remap_dst
         for j in range(n):
-            out_ids = np.sort(ids[src == j])
-            if len(out_ids):
-                builders[j].add("remap_out", g.layer, b,
-                                segs=layout.neuron_segments(b, j, out_ids), neurons=len(out_ids),
-                                read_bytes=len(out_ids) * g.bytes_per_neuron,
-                                link_bytes=len(out_ids) * g.bytes_per_neuron)
+            _send_neurons(builders[j], "remap_out", layout, g, b, j, np.sort(ids[src == j]))
         layout.remap(b, ids, src, dst)
         for j in range(n):
             in_ids = np.sort(ids[dst == j])
@@ -159,6 +150,16 @@ def lower_token(work: TokenInput, layout: ModelLayout, batch: int,
                 builders[j].add("remap_in", g.layer, b, segs=segs, neurons=len(in_ids),
                                 write_bytes=len(in_ids) * g.bytes_per_neuron)
     return [bld.build() for bld in builders]
+
+
+def _send_neurons(bld: _Builder, kind: str, layout: ModelLayout, g, b: int, j: int,
+                  ids: np.ndarray) -> None:
+    """Read neurons ``ids`` of block ``b`` from DIMM ``j`` and send them off the DIMM (``kind``:
+    promote_read to the GPU over PCIe, remap_out to another DIMM over DIMM-Link)."""
+    if len(ids):
+        nbytes = len(ids) * g.bytes_per_neuron
+        bld.add(kind, g.layer, b, segs=layout.neuron_segments(b, j, ids), neurons=len(ids),
+                read_bytes=nbytes, link_bytes=nbytes)
 
 
 def _attention(bld: _Builder, layout: ModelLayout, j: int, layer: int, b: int, ctx: int, B: int,
