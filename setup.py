@@ -82,6 +82,7 @@ setup(
     cffi_modules=[
         "ramulator_bridge/build_engine.py:ffibuilder",
         "ramulator_bridge/build_traceio.py:ffibuilder",
+        "ramulator_bridge/build_synth.py:ffibuilder",
     ],
     data_files=_config_data_files(),
 )

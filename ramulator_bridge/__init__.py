@@ -48,3 +48,9 @@ def engine_digest() -> str:
 def traceio_lib() -> tuple[Any, Any]:
     """Return ``(ffi, lib)`` of the compiled trace parser (ramulator_bridge._traceio)."""
     return _extension("_traceio", "C trace parser")
+
+
+def synth_lib() -> tuple[Any, Any]:
+    """Return ``(ffi, lib)`` of the compiled synthetic activation kernel
+    (ramulator_bridge._synth; used by hermes_hw.workload.activations.synthetic)."""
+    return _extension("_synth", "synthetic activation kernel")

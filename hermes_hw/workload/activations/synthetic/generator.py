@@ -18,9 +18,18 @@ Mechanism (all draws from one seeded ``numpy.random.Generator`` per request):
   correlated neurons in the previous layer (the paper's top-2 correlation table). Re-using a
   uniform keeps each neuron's own marginal process unchanged, so the frequency and persistence
   targets hold exactly whatever the coupling.
+
+Generation: the per-token chain of each block (coupling blend, keep/redraw, bit packing) runs in
+a small C kernel (``ramulator_bridge/synth``, one pass over the uniforms; tests/workload
+check it against the rule above element by element); requests run in up to ``_MAX_THREADS``
+threads, each OR-ing into its own buffer, so the trace does not depend on the thread count.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,9 +47,24 @@ from hermes_hw.workload.activations.synthetic.calibration import (
     solve_power_law,
 )
 from hermes_hw.workload.models.spec import ActivityProfile, ModelSpec
+from ramulator_bridge import synth_lib
 
 _SCALE = 65536  # uniforms are uint16: resolution 1/65536
 _CHUNK_ELEMENTS = 1 << 20  # tokens x neurons per generation step (keeps arrays in cache)
+_MAX_THREADS = 4  # requests generated concurrently (each thread keeps its own bit buffer)
+
+
+@dataclass(frozen=True)
+class _ChainParams:
+    """What every request's chain shares (thresholds in uint16 / uint8 fixed point)."""
+
+    base: list[np.ndarray]  # per-block base frequencies, internal (rank) order
+    q: float                # persistence: probability of keeping the previous state
+    keep_thr: np.uint16     # keep if w < keep_thr
+    couple_thr: np.uint8    # inherit the parent's uniform if the pair's byte < couple_thr
+    coupled: bool           # layer_coupling > 0
+    jitter: float           # sequence_rank_jitter (log-rank noise per request)
+    chunk: int              # tokens per generation step
 
 
 def block_targets(model: ModelSpec, profile: ActivityProfile) -> np.ndarray:
@@ -127,44 +151,27 @@ class SyntheticSource(ActivationSource):
         id_rng = np.random.default_rng([seed, 0x1D])
         neuron_ids = [id_rng.permutation(g.count).astype(np.int32) for g in model.blocks]
 
-        # per-block, per-request thresholds (uint16 fixed point)
-        plan = []
-        for request in range(batch):
-            rng = np.random.default_rng([seed, request])
-            per_block = []
-            orders: dict[tuple[str, int], np.ndarray] = {}
-            for b, g in enumerate(model.blocks):
-                # one rank perturbation per request and kind, shared by all layers, so a
-                # neuron and its previous-layer parent keep the same rank in this sequence
-                key = (g.kind, g.count)
-                if key not in orders:
-                    orders[key] = self._sequence_order(g.count, profile.sequence_rank_jitter, rng)
-                p_seq = np.empty_like(base[b])
-                p_seq[orders[key]] = base[b]
-                fire0 = np.minimum(np.floor(p_seq * _SCALE), _SCALE - 1).astype(np.uint16)
-                fresh = np.minimum(np.floor((q + (1 - q) * p_seq) * _SCALE),
-                                   _SCALE - 1).astype(np.uint16)
-                per_block.append((fire0, fresh))
-            plan.append((rng, per_block))
         chunk = max(1, min(tokens, _CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
-        for request, (rng, per_block) in enumerate(plan):
-            last_state: list[np.ndarray | None] = [None] * len(model.blocks)
-            for t0 in range(0, tokens, chunk):
-                t1 = min(tokens, t0 + chunk)
-                prev_w: dict[str, np.ndarray] = {}
-                for b, g in enumerate(model.blocks):
-                    w = self._uniforms(rng, t1 - t0, g.count, prev_w.get(g.kind),
-                                       couple_thr if profile.layer_coupling > 0 else None)
-                    prev_w[g.kind] = w
-                    fire0, fresh = per_block[b]
-                    packed, last_state[b] = self._markov(w, fire0, fresh, keep_thr,
-                                                         last_state[b])
-                    lo = int(layout.byte_offsets[b])
-                    dest = bits[t0:t1, lo:lo + packed.shape[1]]
-                    if request == 0:
-                        dest[:] = packed
-                    else:
-                        dest |= packed
+        chain = _ChainParams(base=base, q=q, keep_thr=keep_thr, couple_thr=couple_thr,
+                             coupled=profile.layer_coupling > 0,
+                             jitter=profile.sequence_rank_jitter, chunk=chunk)
+        # requests are independent (one generator each) and their bits are OR-ed, so the result
+        # does not depend on how requests are split over threads (numpy's draws and the C
+        # kernel release the GIL)
+        workers = min(batch, os.cpu_count() or 1, _MAX_THREADS)
+        buffers = [bits] + [np.zeros_like(bits) for _ in range(workers - 1)]
+
+        def run(worker: int) -> None:
+            for request in range(worker, batch, workers):
+                self._request_bits(model, layout, chain, seed, request, buffers[worker])
+
+        if workers == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, range(workers)))
+            for extra in buffers[1:]:
+                bits |= extra
         return ActivationTrace(
             model=model,
             layout=layout,
@@ -179,6 +186,53 @@ class SyntheticSource(ActivationSource):
                   "block_targets": block_targets(model, profile)},
         )
 
+    def _request_bits(self, model: ModelSpec, layout: BlockLayout, chain: _ChainParams,
+                      seed: int, request: int, bits: np.ndarray) -> None:
+        """OR one request's activations (every block, every token) into ``bits``."""
+        ffi, lib = synth_lib()
+        rng = np.random.default_rng([seed, request])
+        per_block = []
+        orders: dict[tuple[str, int], np.ndarray] = {}
+        for b, g in enumerate(model.blocks):
+            # one rank perturbation per request and kind, shared by all layers, so a neuron
+            # and its previous-layer parent keep the same rank in this sequence
+            key = (g.kind, g.count)
+            if key not in orders:
+                orders[key] = self._sequence_order(g.count, chain.jitter, rng)
+            p_seq = np.empty_like(chain.base[b])
+            p_seq[orders[key]] = chain.base[b]
+            fire0 = np.minimum(np.floor(p_seq * _SCALE), _SCALE - 1).astype(np.uint16)
+            fresh = np.minimum(np.floor((chain.q + (1 - chain.q) * p_seq) * _SCALE),
+                               _SCALE - 1).astype(np.uint16)
+            per_block.append((fire0, fresh))
+        states = [np.zeros((g.count + 7) // 8, np.uint8) for g in model.blocks]
+        tokens, stride = bits.shape
+        ptr = ffi.from_buffer
+        bits_ptr = ffi.cast("uint8_t *", ptr(bits))
+        for t0 in range(0, tokens, chain.chunk):
+            t1 = min(tokens, t0 + chain.chunk)
+            n_tok = t1 - t0
+            prev_w: dict[str, np.ndarray] = {}
+            for b, g in enumerate(model.blocks):
+                n = g.count
+                w = rng.bit_generator.random_raw(-(-n_tok * n // 4)).view(np.uint16)
+                parent = prev_w.get(g.kind)
+                inherit = None
+                if chain.coupled and parent is not None and parent.size == n_tok * n \
+                        and n % 2 == 0:
+                    inherit = rng.bit_generator.random_raw(-(-n_tok * n // 16)).view(np.uint8)
+                fire0, fresh = per_block[b]
+                dest = bits_ptr + (t0 * stride + int(layout.byte_offsets[b]))
+                lib.hs_markov_block(
+                    ffi.cast("uint16_t *", ptr(w)),
+                    ffi.NULL if inherit is None else ffi.cast("uint8_t *", ptr(inherit)),
+                    int(chain.couple_thr),
+                    ffi.NULL if inherit is None else ffi.cast("uint16_t *", ptr(parent)),
+                    ffi.cast("uint16_t *", ptr(fresh)), ffi.cast("uint16_t *", ptr(fire0)),
+                    int(chain.keep_thr), ffi.cast("uint8_t *", ptr(states[b])), int(t0 > 0),
+                    dest, stride, n_tok, n)
+                prev_w[g.kind] = w[: n_tok * n]
+
     @staticmethod
     def _sequence_order(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
         """Base ranks in this sequence's frequency order (log-rank noise ``sigma``)."""
@@ -186,45 +240,6 @@ class SyntheticSource(ActivationSource):
             return np.arange(n)
         key = np.log(np.arange(n) + 1.0) + sigma * rng.standard_normal(n)
         return np.argsort(key, kind="stable")
-
-    @staticmethod
-    def _uniforms(rng, tokens: int, n: int, parent: np.ndarray | None, couple_thr):
-        """This block's uniforms ``w`` (tokens x n, uint16): own draws, or the parent's
-        (neuron ``k``'s parent is ``2 * (k // 2)``) with probability ``layer_coupling``."""
-        own = rng.bit_generator.random_raw(-(-tokens * n // 4)).view(np.uint16)
-        own = own[: tokens * n].reshape(tokens, n)
-        if parent is None or couple_thr is None or parent.shape[1] != n or n % 2:
-            return own
-        raw = rng.bit_generator.random_raw(-(-tokens * n // 16)).view(np.uint8)
-        inherit = raw[: tokens * n // 2] < couple_thr  # one decision per sibling pair
-        # blend on uint32 pairs: lane 2k (low half) of the parent is the parent of 2k and 2k+1
-        own32 = own.view(np.uint32)
-        par = np.ascontiguousarray(parent).view(np.uint32).reshape(-1) & np.uint32(0xFFFF)
-        par |= par << np.uint32(16)
-        mask = inherit.view(np.uint8).astype(np.uint32)
-        mask *= np.uint32(0xFFFFFFFF)
-        par ^= own32.reshape(-1)
-        par &= mask
-        par ^= own32.reshape(-1)
-        return par.view(np.uint16).reshape(tokens, n)
-
-    @staticmethod
-    def _markov(w, fire0, fresh, keep_thr, state):
-        """Keep-or-redraw chain over a chunk of tokens; returns (packed bits, last state).
-
-        ``state`` is the packed state before the chunk (None: draw token 0 stationary)."""
-        fires = np.packbits(w < fresh, axis=1, bitorder="little")
-        redraw = np.packbits(w >= keep_thr, axis=1, bitorder="little")
-        out = np.empty_like(fires)
-        if state is None:
-            out[0] = np.packbits(w[0] < fire0, bitorder="little")
-        else:
-            np.bitwise_or(state, redraw[0], out=out[0])
-            out[0] &= fires[0]
-        for t in range(1, w.shape[0]):
-            np.bitwise_or(out[t - 1], redraw[t], out=out[t])
-            out[t] &= fires[t]
-        return out, out[-1].copy()
 
     @staticmethod
     def _offline(model, layout, base, profile) -> np.ndarray:
