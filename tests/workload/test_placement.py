@@ -74,6 +74,25 @@ def test_ilp_matches_brute_force_on_small_instances(freqs, gpu):
     assert objective(problem, exact) == pytest.approx(_brute_force(problem), rel=1e-6)
 
 
+@pytest.mark.parametrize("sym", [True, False])
+def test_min_gpu_bytes_keeps_the_optimum_and_leaves_idle_neurons_off_the_gpu(sym):
+    # a neuron that never fires adds nothing to any block time wherever it sits, so moving it
+    # from the GPU to a DIMM keeps every block time and frees GPU bytes: with the tie-break
+    # no such neuron is on the GPU, and the summed block time is still the brute-force optimum
+    freqs = [[0.9, 0.6, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0]]
+    problem = _small_problem(freqs, gpu_neurons=8)
+    kw = {"group_size": 1, "dimm_symmetry": sym, "gap": 0.0}
+    plain = IlpPlacement(**kw).place(problem, np.random.default_rng(0))
+    tied = IlpPlacement(min_gpu_bytes=True, **kw).place(problem, np.random.default_rng(0))
+    best = _brute_force(problem)
+    assert objective(problem, plain) == pytest.approx(best, rel=1e-6)
+    assert objective(problem, tied) == pytest.approx(best, rel=1e-6)
+    idle = problem.frequency == 0
+    assert not (tied.on_gpu & idle).any()
+    assert check_capacities(problem, tied)["gpu_bytes"] <= \
+        check_capacities(problem, plain)["gpu_bytes"]
+
+
 def _llama_problem(gpu_gb=20.0):
     model = load_model("llama2-13b")
     layout = BlockLayout.for_model(model)

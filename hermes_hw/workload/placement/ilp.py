@@ -13,6 +13,13 @@ how many neurons of group ``g`` of block ``b`` go to unit ``u`` (0 = GPU, 1..D =
 
 ``fbar`` is the group's mean frequency. Within a group the hottest neurons take the GPU seats
 and the rest are dealt to the DIMMs in snake order with the solved counts.
+
+The optimum is not unique: a block's time is the larger of its GPU and DIMM terms, so neurons
+can move into the other side's slack without changing the objective, and which such plan a
+solver returns is arbitrary (CBC and HiGHS put 327k vs 517k OPT-13B neurons on the GPU at equal
+objective, docs/workload.md). ``min_gpu_bytes=True`` adds ``1 us x GPU bytes / GPU capacity`` to
+the objective, so among (near-)optimal plans the one with the fewest GPU bytes is taken; the
+default (False) keeps the committed calibration's CBC plans.
 """
 
 from __future__ import annotations
@@ -50,12 +57,13 @@ class IlpPlacement(PlacementPolicy):
 
     def __init__(self, groups_per_block: int = 16, time_limit_s: float = 60.0,
                  gap: float = 1e-3, group_size: int | None = None,
-                 dimm_symmetry: bool = True) -> None:
+                 dimm_symmetry: bool = True, min_gpu_bytes: bool = False) -> None:
         self.groups_per_block = groups_per_block
         self.time_limit_s = time_limit_s
         self.gap = gap
         self.group_size = group_size
         self.dimm_symmetry = dimm_symmetry
+        self.min_gpu_bytes = min_gpu_bytes
 
     def _groups(self, f_sorted: np.ndarray) -> list[tuple[int, int]]:
         """Group boundaries: fixed ``group_size``, else equal frequency mass per group (hot
@@ -111,6 +119,10 @@ class IlpPlacement(PlacementPolicy):
                 prob += z[b] >= scale * td[b] * share * pulp.lpSum(fb * v for fb, v in
                                                                    load[j + 1])
         prob += pulp.lpSum(gpu_bytes) <= problem.gpu_capacity_bytes
+        if self.min_gpu_bytes and problem.gpu_capacity_bytes > 0:
+            # tie-break: at most 1 us (a full GPU) on top of the summed block times
+            prob.setObjective(pulp.lpSum(z) + (scale * 1e-6 / problem.gpu_capacity_bytes)
+                              * pulp.lpSum(gpu_bytes))
         cap = problem.dimm_capacity_bytes * (d if sym else 1)
         for j in range(len(units) - 1):
             prob += pulp.lpSum(dimm_bytes[j]) <= cap
