@@ -11,6 +11,8 @@ def test_doctor_reports_the_builtin_engine(capsys):
     out = capsys.readouterr().out
     assert "built-in C engine: hermes-dram" in out
     assert "(active)" in out
+    assert "C trace parser: built" in out
+    assert "C synthetic activation kernel: built" in out
 
 
 def test_python_dash_m_matches_console_script():

@@ -18,6 +18,21 @@ def _engine_line() -> str:
         return f"built-in C engine: NOT BUILT ({err})"
 
 
+def _kernel_lines() -> list[str]:
+    """One line per other compiled C module (trace parser, synthetic activation kernel)."""
+    import ramulator_bridge
+
+    lines = []
+    for what, loader in (("C trace parser", ramulator_bridge.traceio_lib),
+                         ("C synthetic activation kernel", ramulator_bridge.synth_lib)):
+        try:
+            loader()
+            lines.append(f"{what}: built")
+        except ImportError as err:
+            lines.append(f"{what}: NOT BUILT ({err})")
+    return lines
+
+
 def _version(module: str) -> str:
     try:
         mod = __import__(module)
@@ -34,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         f"python {platform.python_version()} ({sys.executable})",
         f"platform {platform.platform()}",
         _engine_line(),
+        *_kernel_lines(),
         __import__("ramulator_bridge.ramulator2").ramulator2.doctor_line(),
         f"C compiler: {shutil.which('cc') or shutil.which('gcc') or 'not found'}",
     ]
