@@ -19,7 +19,8 @@ can move into the other side's slack without changing the objective, and which s
 solver returns is arbitrary (CBC and HiGHS put 327k vs 517k OPT-13B neurons on the GPU at equal
 objective, docs/workload.md). ``min_gpu_bytes=True`` adds ``1 us x GPU bytes / GPU capacity`` to
 the objective, so among (near-)optimal plans the one with the fewest GPU bytes is taken; the
-default (False) keeps the committed calibration's CBC plans.
+default (False) keeps the committed calibration's CBC plans (docs/calibration.md, "Placement
+ties", has both measured).
 """
 
 from __future__ import annotations
