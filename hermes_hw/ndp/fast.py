@@ -211,15 +211,15 @@ def _op_table(ops: np.ndarray, comp: np.ndarray, rows: np.ndarray | None = None,
     """(kind code, class id, lines, segments, compute cycles, head activations, head
     conflicts, write conflict, further rows of the busiest head bank, late-drained write on a
     head bank, line index of the head's last activation) per op as plain Python
-    values: kind code 0 = compute only, 1 = read op, 2 = posted writes, 3 = compute only
-    behind a write fence (``fence``: bool per op); ``rows``:
+    values: kind code 0 = compute only, 1 = read op, 2 = posted writes, 3 / 4 = compute only
+    / read op behind a write fence (``fence``: bool per op); ``rows``:
     :func:`hermes_hw.ndp.rowstate.row_features` (zeros if None)."""
     kind = ops["kind"]
     lines = ops["lines"].astype(np.int64)
     code = np.where(np.isin(kind, _WRITE_IDS) & (lines > 0), 2,
                     np.where(np.isin(kind, _READ_IDS) & (lines > 0), 1, 0))
     if fence is not None:
-        code = np.where(fence & (code == 0), 3, code)
+        code = np.where(fence & (code == 0), 3, np.where(fence & (code == 1), 4, code))
     cls = np.zeros(len(ops), np.int64)
     for name, kinds in CLASSES.items():
         cls[np.isin(kind, kinds)] = _CLASS_ID[name]
@@ -256,7 +256,8 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     from their posting time ``F``. A fenced op (code 3) starts at ``max(F, W)``, ``W`` = the
     writes posted since the previous read op in DRAM: ``Wt + fence.lat + fence.act`` (if they
     activate a bank) ``+ fence.pre`` (if one had another row open) ``+ fence.b (lines - 1)``,
-    paused by refresh; later requests issue from then on, and the next read op pays
+    paused by refresh (code 4: a read op behind a fence, which starts there); later requests
+    issue from then on, and the next read op pays
     ``fence.wtr`` instead of ``write.lat``. ``mem_out`` (optional) receives each op's DRAM
     time.
     """
@@ -316,8 +317,8 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
             F += c
             out[i] = c
             continue
-        if code == 3:  # the op starts once the writes posted before it are in DRAM
-            F0 = F
+        F0 = F
+        if code >= 3:  # the op starts once the writes posted before it are in DRAM
             if pw_lines:
                 work = (f_lat + f_act * (pw_acts > 0) + f_pre * (pw_conf > 0)
                         + f_b * (pw_lines - 1))
@@ -326,9 +327,10 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
                 pw_lines = pw_acts = pw_conf = 0.0
                 wrote, fenced = False, True
                 F = Wt = max(F, W)  # later requests issue once the fence is cleared
-            F += c
-            out[i] = F - F0
-            continue
+            if code == 3:
+                F += c
+                out[i] = F - F0
+                continue
         if code == 2:
             Wt = F
             D = served(max(D, F), bw * L)[1]
@@ -377,7 +379,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         t = c / L
         F_new = max(F + c, d_first + c, d_last + t)
         D = d_last if L <= N else max(d_last, F_new - N * t + lat)
-        out[i] = F_new - F
+        out[i] = F_new - F0
         h_pos.append(pos)
         h_t.append(max(F, d_first))
         pos += L

@@ -237,6 +237,11 @@ def test_pipeline_model_by_hand():
     fenced = (3, 0, 0, 0, 5.0, 0, 0, 0, 0, 0, 0)
     dur = pipeline_durations([rd(50, 1, 30.0), writes, fenced, rd(50, 1, 30.0)], p, 100)
     assert np.allclose(dur, [95.6, 0.0, 78 + 5, 173.6 + 40 + 12 + 55 + 0.6 - 178.6])
+    # a fence before a read op (code 4): the read waits for the writes too, its duration
+    # includes the wait: 78 + 40 + 12 + 55 + 0.6
+    fenced_read = (4, 0, 50, 1, 30.0, 0, 0, 0, 0, 0, 0)
+    dur = pipeline_durations([rd(50, 1, 30.0), writes, fenced_read], p, 100)
+    assert np.allclose(dur, [95.6, 0.0, 78 + 40 + 12 + 55 + 0.6])
     # a fence with no writes posted since the previous read op costs its compute only
     dur = pipeline_durations([rd(50, 1, 30.0), fenced], p, 100)
     assert np.allclose(dur, [95.6, 5.0])
