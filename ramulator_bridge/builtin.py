@@ -163,6 +163,15 @@ class BuiltinBackend:
     def mark_snapshot(self) -> None:
         self._lib.hd_mark_snapshot(self._sys)
 
+    def writes_outstanding(self) -> int:
+        """Accepted write requests whose WR / WRA command has not been issued yet."""
+        st = getattr(self, "_wst", None)
+        if st is None:
+            st = self._wst = self._ffi.new("hd_stats *")
+        self._lib.hd_get_stats(self._sys, st)
+        return int(st.writes) - int(st.commands[COMMAND_IDS["WR"]]) - \
+            int(st.commands[COMMAND_IDS["WRA"]])
+
     def pop_completions(self) -> tuple[np.ndarray, np.ndarray]:
         n = int(self._lib.hd_completion_count(self._sys))
         tags = np.empty(n, dtype=np.int64)

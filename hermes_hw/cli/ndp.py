@@ -51,11 +51,13 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _fast_error(args: argparse.Namespace) -> int:
+    from hermes_hw.ndp.config import NdpSystemConfig
     from hermes_hw.ndp.studies import PAPER_MODELS, fast_error
 
     models = args.models.split(",") if args.models else list(PAPER_MODELS)
+    system = NdpSystemConfig(unit={"write_fence": True}) if args.write_fence else None
     rows = fast_error(models, batch=args.batch, layers=args.layers,
-                      dimms=_ints(args.dimms, "dimms", minimum=0))
+                      dimms=_ints(args.dimms, "dimms", minimum=0), system=system)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -90,5 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--batch", type=int, default=1)
     e.add_argument("--layers", type=int, default=8, help="evaluation layers per model")
     e.add_argument("--dimms", default="0,1", help="DIMMs compared (default 0,1)")
+    e.add_argument("--write-fence", action="store_true",
+                   help="NDP unit with unit.write_fence (reduce waits for its writes in DRAM)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_fast_error)

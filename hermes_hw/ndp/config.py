@@ -43,6 +43,10 @@ class NdpUnitConfig(BaseModel):
     pcie_gbps_per_dimm: float = Field(
         8.0, gt=0,
         description="PCIe share (GB/s) pacing DIMM->GPU promotions: 64 GB/s / 8 DIMMs [O]")
+    write_fence: bool = Field(
+        False,
+        description="an op with a cross-DIMM barrier (reduce) starts only once every write "
+                    "posted before it is in DRAM (WR issued + tCWL + tBL) [O]")
 
     @property
     def macs_per_ndp_cycle(self) -> float:

@@ -2,14 +2,17 @@
 
 Two models share the fit (docs/ndp.md, "Fast mode"):
 
-* the op-level pipeline (:func:`pipeline_durations`, fast model v6) that ``hermes replay
+* the op-level pipeline (:func:`pipeline_durations`, fast model v7) that ``hermes replay
   --fast`` runs: consume and DRAM frontiers carried from op to op, buffer-bounded prefetch, no
   prefetch across posted writes, no data delivery in the all-bank refresh windows (every tREFI,
   on the model's own time line; v4); per read op a latency floor (closed-bank read latency, plus
   a precharge where a head bank had another row open, write turnaround after posted writes,
   write recovery where a head bank was written at another row, tRC per further row one head bank
   opens) and a DRAM time ``b L + g s + h A`` (``A``: banks the op's head activates, from the
-  segments' addresses and the address mapper, :mod:`hermes_hw.ndp.rowstate`). Parameters start
+  segments' addresses and the address mapper, :mod:`hermes_hw.ndp.rowstate`), no earlier
+  than the head's last activating line is offered (one line per cycle, v7); with the unit's
+  write fence (v7) a fenced op waits for the writes posted since the previous read op to be in
+  DRAM (latency, activations, precharges, one term per write line). Parameters start
   at their DRAM-timing values and are fitted (Levenberg-Marquardt, then a coordinate polish) to
   per-layer and per-op times of a cycle-level replay of ``CALIBRATION_LAYERS`` layers of the
   same trace configuration on DIMMs 0 and n/2;
@@ -35,10 +38,11 @@ from hermes_hw.dram.resolve import resolve
 from hermes_hw.layout.base import SEGMENT_DTYPE
 from hermes_hw.lowering.ops import OP_KIND_ID, READ_OPS, WRITE_OPS
 from hermes_hw.lowering.trace import TraceDir
+from hermes_hw.ndp.replay import fence_ops
 from hermes_hw.ndp.rowstate import BankMap, row_features
 from hermes_hw.ndp.unit import NdpTiming
 
-FAST_MODEL_VERSION = 6
+FAST_MODEL_VERSION = 7
 CALIBRATION_LAYERS = 12
 #: an op's head (the lines whose banks it must open before its data streams) = its first
 #: n_banks lines, or HEAD_BANK_PASSES x n_banks for a short op (at most 2 x that many lines,
@@ -182,34 +186,50 @@ def durations(ops: np.ndarray, compute_cycles: np.ndarray, coef: dict,
 #: latency from closed banks, DRAM cycles per bank the op's head activates
 PIPELINE_PARAMS = ("b", "g", "lat", "h")
 #: global latency terms: "row" lat (precharge first: a head bank had another row open), rc
-#: (per further row one head bank opens after its first: ACT to ACT of a bank),
+#: (per further row one head bank opens after its first: ACT to ACT of a bank), pos (cycles
+#: per line before the head's last activating line is offered: the frontend's one line per
+#: cycle, v7),
 #: "write" b (DRAM cycles per posted write line), lat (write-to-read turnaround when writes
 #: were posted since the previous read op), conf (write recovery + precharge when a head bank
 #: was last written at another row), chain (activate, write and write recovery of a write
 #: drained late on a head bank: ``row_features(defer_writes=True)`` only, else unused);
 #: "refresh" len (no data delivery from each multiple of the refresh period)
-GLOBAL_PARAMS = (("row", "lat"), ("row", "rc"), ("write", "b"), ("write", "lat"),
+GLOBAL_PARAMS = (("row", "lat"), ("row", "rc"), ("row", "pos"), ("write", "b"), ("write", "lat"),
                  ("write", "conf"), ("write", "chain"), ("refresh", "len"))
+#: write-fence terms (v7; fitted only where the trace's unit has ``write_fence``): the writes
+#: posted since the previous read op are in DRAM ``lat`` (WR issue + tCWL + tBL) + ``act`` if
+#: they must activate a bank + ``pre`` if one had another row open + ``b`` per further write
+#: line after they were posted; ``wtr``: write-to-read turnaround of the first read op after
+#: the fence (it replaces ``write.lat``, which is measured from the posting)
+FENCE_PARAMS = (("fence", "lat"), ("fence", "act"), ("fence", "pre"), ("fence", "b"),
+                ("fence", "wtr"))
 _CLASS_ID = {name: k for k, name in enumerate(CLASSES)}
 
 
-def _op_table(ops: np.ndarray, comp: np.ndarray, rows: np.ndarray | None = None) -> list[tuple]:
+def _op_table(ops: np.ndarray, comp: np.ndarray, rows: np.ndarray | None = None,
+              fence: np.ndarray | None = None) -> list[tuple]:
     """(kind code, class id, lines, segments, compute cycles, head activations, head
-    conflicts, write conflict, further rows of the busiest head bank) per op as plain Python
-    values: kind code 0 = compute only, 1 = read op, 2 = posted writes; ``rows``:
+    conflicts, write conflict, further rows of the busiest head bank, late-drained write on a
+    head bank, line index of the head's last activation) per op as plain Python
+    values: kind code 0 = compute only, 1 = read op, 2 = posted writes, 3 / 4 = compute only
+    / read op behind a write fence (``fence``: bool per op); ``rows``:
     :func:`hermes_hw.ndp.rowstate.row_features` (zeros if None)."""
     kind = ops["kind"]
     lines = ops["lines"].astype(np.int64)
     code = np.where(np.isin(kind, _WRITE_IDS) & (lines > 0), 2,
                     np.where(np.isin(kind, _READ_IDS) & (lines > 0), 1, 0))
+    if fence is not None:
+        code = np.where(fence & (code == 0), 3, np.where(fence & (code == 1), 4, code))
     cls = np.zeros(len(ops), np.int64)
     for name, kinds in CLASSES.items():
         cls[np.isin(kind, kinds)] = _CLASS_ID[name]
-    rows = np.zeros((len(ops), 5)) if rows is None else rows
+    rows = np.zeros((len(ops), 6)) if rows is None else rows
+    last = rows[:, 5] if rows.shape[1] > 5 else np.zeros(len(ops))
     return list(zip(code.tolist(), cls.tolist(), lines.tolist(),
                     ops["seg_count"].astype(np.int64).tolist(), comp.tolist(),
                     rows[:, 0].tolist(), rows[:, 1].tolist(), rows[:, 2].tolist(),
-                    np.maximum(rows[:, 3] - 1, 0).tolist(), rows[:, 4].tolist(), strict=True))
+                    np.maximum(rows[:, 3] - 1, 0).tolist(), rows[:, 4].tolist(), last.tolist(),
+                    strict=True))
 
 
 def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
@@ -226,12 +246,20 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     where latency = ``lat`` (closed bank) + ``row.lat`` if a head bank had another row open +
     ``write.lat`` if writes were posted since the previous read op + ``write.conf`` if a head
     bank was last written at another row (+ ``write.chain`` if it must first finish a late-
-    drained write). No data is delivered in the refresh windows (``served``). With ``L <= N``
+    drained write); its last data no earlier than ``i0 + latency + row.pos x last`` (``last``:
+    the head's last activating line). No data is delivered in the refresh windows
+    (``served``). With ``L <= N``
     the last line cannot issue before ``consumed(x0 + L - 1 - N)``, with ``L > N`` the last ``L
     - N`` lines stream only after the op starts consuming (``F + latency + mem (L - N)/L``). It
     ends at ``max(F + c, d_first + c, d_last + c/L)``. Lines of a later op prefetched while this
     one is compute-bound come out of ``D``. Writes occupy the DRAM ``write.b`` cycles per line
-    from their posting time ``F``. ``mem_out`` (optional) receives each op's DRAM time.
+    from their posting time ``F``. A fenced op (code 3) starts at ``max(F, W)``, ``W`` = the
+    writes posted since the previous read op in DRAM: ``Wt + fence.lat + fence.act`` (if they
+    activate a bank) ``+ fence.pre`` (if one had another row open) ``+ fence.b (lines - 1)``,
+    paused by refresh (code 4: a read op behind a fence, which starts there); later requests
+    issue from then on, and the next read op pays
+    ``fence.wtr`` instead of ``write.lat``. ``mem_out`` (optional) receives each op's DRAM
+    time.
     """
     cp = [[float(params[name].get(k, 0.0)) for k in PIPELINE_PARAMS] for name in CLASSES]
     bw = params["write"]["b"]
@@ -240,8 +268,12 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     w_chain = float(params["write"].get("chain", 0.0))
     r_lat = float(params.get("row", {}).get("lat", 0.0))
     rc = float(params.get("row", {}).get("rc", 0.0))
+    q_pos = float(params.get("row", {}).get("pos", 0.0))
     period = float(params.get("refresh", {}).get("period", 0.0))
     r_len = min(float(params.get("refresh", {}).get("len", 0.0)), 0.9 * period)
+    fp = params.get("fence", {})
+    f_lat, f_act, f_pre, f_b, f_wtr = (float(fp.get(k, 0.0))
+                                       for k in ("lat", "act", "pre", "b", "wtr"))
 
     def served(t: float, work: float) -> tuple[float, float]:
         """(start, end) of ``work`` DRAM cycles of data delivery that may begin at ``t``,
@@ -260,6 +292,9 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
     N = buffer_lines
     F = D = Wt = 0.0
     wrote = False                 # writes posted since the previous read op
+    fenced = False                # a write fence since the previous read op
+    pw_lines = pw_acts = pw_conf = 0.0   # writes posted since the previous read op, their
+    #                                   banks to activate and those with another row open
     pos = 0                       # lines consumed by the ops so far (cumulative)
     h_pos: list[int] = [0]        # consume history: (line position, time) points, increasing
     h_t: list[float] = [0.0]
@@ -277,22 +312,42 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         t0, t1 = h_t[k - 1], h_t[k]
         return t0 + (t1 - t0) * (x - p0) / (p1 - p0) if p1 > p0 else t1
 
-    for i, (code, cls, L, s, c, acts, conf, wconf, chain, wchain) in enumerate(table):
+    for i, (code, cls, L, s, c, acts, conf, wconf, chain, wchain, last) in enumerate(table):
         if code == 0:
             F += c
             out[i] = c
             continue
+        F0 = F
+        if code >= 3:  # the op starts once the writes posted before it are in DRAM
+            if pw_lines:
+                work = (f_lat + f_act * (pw_acts > 0) + f_pre * (pw_conf > 0)
+                        + f_b * (pw_lines - 1))
+                W = served(Wt, work)[1]
+                D = max(D, W)
+                pw_lines = pw_acts = pw_conf = 0.0
+                wrote, fenced = False, True
+                F = Wt = max(F, W)  # later requests issue once the fence is cleared
+            if code == 3:
+                F += c
+                out[i] = F - F0
+                continue
         if code == 2:
             Wt = F
             D = served(max(D, F), bw * L)[1]
             wrote = True
+            pw_lines += L
+            pw_acts += acts
+            pw_conf += conf
             continue
         b, g, lat, h = cp[cls]
         if conf:
             lat += r_lat
-        if wrote:
+        if wrote:  # writes posted since (kv_append after a fence): their turnaround
             lat += w_lat
-            wrote = False
+        elif fenced:
+            lat += f_wtr
+        wrote = fenced = False
+        pw_lines = pw_acts = pw_conf = 0.0
         lat += w_conf * wconf + w_chain * wchain
         if chain:
             lat += rc * chain
@@ -315,6 +370,8 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
             while nxt < d_last:
                 d_last += r_len
                 nxt += period
+        if last:  # the frontend offers one line per cycle: the last line to activate a bank
+            d_last = max(d_last, i0 + lat + q_pos * last)
         if L <= N:
             d_last = max(d_last, max(Wt, consumed(pos + L - 1 - N)) + lat + b)
         else:  # lines past the buffer issue only as this op consumes its first ones
@@ -322,7 +379,7 @@ def pipeline_durations(table: list[tuple], params: dict, buffer_lines: int,
         t = c / L
         F_new = max(F + c, d_first + c, d_last + t)
         D = d_last if L <= N else max(d_last, F_new - N * t + lat)
-        out[i] = F_new - F
+        out[i] = F_new - F0
         h_pos.append(pos)
         h_t.append(max(F, d_first))
         pos += L
@@ -356,10 +413,14 @@ def dram_start(resolved, refresh: bool = True) -> dict:
     return {"b": float(t["nBL"]) / paths,
             "lat": float(t["nRCD"] + t["nCL"] + t["nBL"]),
             "h": float(t["nFAW"]) / (4.0 * ranks),
-            "row_lat": float(t["nRP"]), "row_rc": float(t["nRC"]),
+            "row_lat": float(t["nRP"]), "row_rc": float(t["nRC"]), "row_pos": 1.0,
             "write_lat": float(t["nCWL"] + t["nBL"] + t.get("nWTRL", t.get("nWTR", 0))),
             "write_conf": float(t.get("nWR", 0) + t["nRP"]),
             "write_chain": float(t["nRCD"] + t["nCWL"] + t["nBL"] + t.get("nWR", 0) + t["nRP"]),
+            "fence_lat": float(t["nCWL"] + t["nBL"] + 1), "fence_act": float(t["nRCD"]),
+            "fence_pre": float(t["nRP"]),
+            "fence_b": float(max(t["nBL"], t.get("nCCDL", t["nBL"]))) / paths,
+            "fence_wtr": float(t.get("nWTRL", t.get("nWTR", 0))),
             "refresh_period": float(t.get("nREFI", 0)) if refresh else 0.0,
             "refresh_len": float(t.get("nRP", 0) + t.get("nRFC", 0) + t["nRCD"]) if refresh
             else 0.0}
@@ -383,9 +444,13 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
               for name in CLASSES}
     params["write"] = {"b": 1.0, "lat": ph.get("write_lat", 0.0),
                        "conf": ph.get("write_conf", 0.0), "chain": ph.get("write_chain", 0.0)}
-    params["row"] = {"lat": ph.get("row_lat", 0.0), "rc": ph.get("row_rc", 0.0)}
+    params["row"] = {"lat": ph.get("row_lat", 0.0), "rc": ph.get("row_rc", 0.0),
+                     "pos": ph.get("row_pos", 0.0)}
     params["refresh"] = {"period": ph.get("refresh_period", 0.0),
                          "len": ph.get("refresh_len", 0.0)}
+    fence = any(row[0] == 3 for table, _, _ in samples for row in table)
+    if fence:
+        params["fence"] = {k: ph.get(f"fence_{k}", 0.0) for _, k in FENCE_PARAMS}
     b_floor = ph.get("b", 0.0)
     prepared = []
     for table, layer_of, want_ops in samples:
@@ -405,7 +470,8 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
         e = np.concatenate(errs)
         return float(e.mean() + 0.5 * e.max() + 0.5 * OP_WEIGHT * np.concatenate(op_errs).mean())
 
-    keys = [(n, k) for n in CLASSES for k in PIPELINE_PARAMS] + list(GLOBAL_PARAMS)
+    keys = [(n, k) for n in CLASSES for k in PIPELINE_PARAMS] + list(GLOBAL_PARAMS) + \
+        (list(FENCE_PARAMS) if fence else [])
     lo = np.array([b_floor if k == "b" and n in CLASSES else 0.0 for n, k in keys])
 
     def put(x: np.ndarray) -> dict:
@@ -422,8 +488,29 @@ def fit_pipeline(samples: list[tuple], buffer_lines: int, rounds: int = 8,
             out.append(OP_WEIGHT * (dur - want_ops) / np.maximum(layer_t, 1e-9))
         return np.concatenate(out)
 
-    put(_least_squares(resid, np.array([params[n][k] for n, k in keys]), lo))
-    best = loss(params)
+    # two Levenberg-Marquardt starts, the better one kept: all parameters free, and the
+    # refresh window held at its physical length first (with a time line that drifts at the
+    # start, a window lands in the wrong layer and the free fit drops refresh altogether)
+    x0 = np.array([params[n][k] for n, k in keys])
+    best, best_x = np.inf, x0
+    starts = [x0]
+    if ("refresh", "len") in keys and params["refresh"]["len"] > 0:
+        free = np.array([key != ("refresh", "len") for key in keys])
+
+        def resid_held(xs: np.ndarray) -> np.ndarray:
+            x = x0.copy()
+            x[free] = xs
+            return resid(x)
+
+        xh = x0.copy()
+        xh[free] = _least_squares(resid_held, x0[free], lo[free])
+        starts.append(xh)
+    for xs in starts:
+        x = _least_squares(resid, xs, lo)
+        val = loss(put(x))
+        if val < best:
+            best, best_x = val, x
+    put(best_x)
     for r in range(rounds):
         improved = False
         steps = (0.5, 0.8, 0.93, 1.07, 1.25, 2.0) if r < rounds // 2 else \
@@ -521,6 +608,7 @@ class _Context:
     bank_map: BankMap
     resolved: object
     allbank_refresh: bool
+    write_fence: bool
 
 
 def _context(td: TraceDir, override: dict | None) -> _Context:
@@ -533,7 +621,7 @@ def _context(td: TraceDir, override: dict | None) -> _Context:
     refresh = cfg.MemorySystem.Controller.RefreshManager.impl == "AllBank"
     return _Context(NdpTiming(system.unit, tck), tck,
                     BankMap.from_resolved(resolved, cfg.MemorySystem.AddrMapper.impl), resolved,
-                    refresh)
+                    refresh, system.unit.write_fence)
 
 
 def _segments(td: TraceDir, j: int) -> np.ndarray:
@@ -545,8 +633,17 @@ def _table(td: TraceDir, j: int, ops: np.ndarray, ctx: _Context) -> tuple[list, 
     comp = ctx.timing.compute_cycles(ops)
     nb = ctx.bank_map.n_banks
     head = np.where(ops["lines"] <= 2 * HEAD_BANK_PASSES * nb, HEAD_BANK_PASSES * nb, nb)
-    rows = row_features(_segments(td, j), ops, ctx.bank_map, head_lines=head)
-    return _op_table(ops, comp, rows), comp
+    tail = None
+    if ctx.write_fence:  # the fence's writes need each written bank's open row: a short op's
+        #                  whole stream is its tail (its first lines may be a bank's last access)
+        tail = np.where(ops["lines"] <= 2 * HEAD_BANK_PASSES * nb, ops["lines"], nb)
+    rows = row_features(_segments(td, j), ops, ctx.bank_map, head_lines=head,
+                        write_heads=ctx.write_fence, tail_lines=tail)
+    fence = None
+    if ctx.write_fence:
+        fence = np.zeros(len(ops), bool)
+        fence[fence_ops(ops, np.ones(len(ops), bool), True)] = True
+    return _op_table(ops, comp, rows, fence), comp
 
 
 def coefficients(path: str, *, refit: bool = False, override: dict | None = None) -> dict:

@@ -3,8 +3,9 @@
 The request stream is expanded from segments in numpy chunks, fed to the engine's C replay loop
 with per-request arrival cycles (the NDP unit's buffer limit and compute pacing, see
 :mod:`hermes_hw.ndp.unit`), and the data-return cycles come back as completions; a vectorised
-scan then gives the NDP pipeline's consume times. Arrival cycles use the accumulated data wait
-``g`` known from the chunks scanned so far (a one-chunk feedback delay, docs/ndp.md).
+scan then gives the NDP pipeline's consume times (docs/ndp.md). With ``unit.write_fence`` an op
+with a cross-DIMM barrier (``reduce``) also waits until every write accepted before it is in DRAM
+(its WR command issued + tCWL + tBL), observed from the engine's issued-WR count.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import numpy as np
 
 from hermes_hw.dram.memory_system import MemorySystem
+from hermes_hw.errors import InputError
 from hermes_hw.lowering.ops import OP_KIND_ID, READ_OPS
 from hermes_hw.lowering.trace import TraceDir, expand_segments, split_segments
 from hermes_hw.ndp.config import parse_system
@@ -34,8 +36,13 @@ class _ReplayState:
     Requests are therefore fed to the engine only once those consume times are known: up to
     ``N`` requests past the scanned prefix, and a write only after every read before it
     returned. When nothing can be fed, the engine is ticked cycle by cycle until a read returns
-    (safe: every unfed request arrives after the data it waits for). Results do not depend on
-    how the stream is cut into expansion blocks (``block`` requests each).
+    (safe: every unfed request arrives after the data it waits for). Write fences
+    (:meth:`set_fences`) sit between two requests: nothing past one is fed or scanned until
+    everything before it is, then the engine is ticked until every accepted write has its WR
+    issued; the fenced op's data wait ``g`` becomes ``max(g, W - S)`` (``W`` the last write's
+    data in DRAM) and carries to the requests after it, which arrive no earlier than the
+    fenced op starts. Results do not depend on how the stream is cut into expansion blocks
+    (``block`` requests each).
 
     Per-request state lives in flat arrays indexed ``global - base``; fully consumed requests
     are folded into the per-op results and dropped when the arrays are compacted.
@@ -66,6 +73,25 @@ class _ReplayState:
         self.a_first = np.full(n_ops, np.nan)
         self.mem_active = np.zeros(n_ops)
         self.total = 0
+        # write fences (none unless set_fences): global request index p of each fence (it
+        # sits between requests p - 1 and p), its op and stall-free start S
+        self.f_pos = np.zeros(0, np.int64)
+        self.f_op = np.zeros(0, np.int64)
+        self.f_S = np.zeros(0)
+        self.fi = 0               # next unresolved fence
+        self.write_done_lat = 0   # WR issue to the write data in DRAM (tCWL + tBL), cycles
+        self.w_done = -np.inf     # when the last write seen issued is in DRAM
+        self.carry_pos = -1       # global index of the request after the last resolved fence
+        self.carry_g = -np.inf    # the data wait g at that fence
+        self.fence_g = np.full(n_ops, np.nan)
+
+    def set_fences(self, pos: np.ndarray, ops: np.ndarray, S: np.ndarray,
+                   write_done_lat: int) -> None:
+        """Write fences before requests ``pos`` (global index, non-decreasing) at ops ``ops``
+        whose stall-free start is ``S``: the op starts, and no later request arrives, before
+        every write accepted so far is in DRAM (its WR issued + ``write_done_lat``)."""
+        self.f_pos, self.f_op, self.f_S = pos, ops, S
+        self.write_done_lat = int(write_done_lat)
 
     # -- buffer management ---------------------------------------------------------------
     def op_bounds(self, ops: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
@@ -143,6 +169,9 @@ class _ReplayState:
         with np.errstate(invalid="ignore"):  # the branch not taken may read unscanned slots
             ready = np.where(rd, self.S[lo - N:hi - N] + self.g[lo - N:hi - N],
                              self.S[lo:hi] + self.g[lo - 1:hi - 1])
+        c = self.carry_pos - self.base
+        if lo <= c < hi and not rd[c - lo]:  # a write right after a fence: after its op
+            ready[c - lo] = max(ready[c - lo], self.S[c] + self.carry_g)
         a = np.ceil(ready).astype(np.int64)
         a[0] = max(a[0], self.last_arrival)
         np.maximum.accumulate(a, out=a)
@@ -164,6 +193,8 @@ class _ReplayState:
     def _scan(self) -> bool:
         lo = self.scanned
         hi = min(self.hi, self.fed + 4096)
+        if self.fi < len(self.f_pos):  # not past an unresolved fence (writes are "known")
+            hi = min(hi, int(self.f_pos[self.fi]) - self.base)
         if hi <= lo:
             return False
         unknown = np.isnan(self.d[lo:hi])
@@ -173,9 +204,37 @@ class _ReplayState:
         sl = slice(lo, lo + k)
         g = self.d[sl] + self.t[sl] - self.S[sl]
         g[0] = max(g[0], self.g[lo - 1])
+        if lo == self.carry_pos - self.base:
+            g[0] = max(g[0], self.carry_g)
         np.maximum.accumulate(g, out=g)
         self.g[sl] = g
         self.scanned = lo + k
+        return True
+
+    def _fence(self, backend) -> bool:
+        """Resolve the fences before the next request once everything before them is fed and
+        scanned: tick the engine until no accepted write waits for its WR command (safe:
+        every unfed request arrives after the fence), then the fenced op's data wait is
+        ``g = max(g_prev, W - S)`` with ``W`` the last write's data in DRAM."""
+        p = self.scanned + self.base
+        if self.fi >= len(self.f_pos) or self.f_pos[self.fi] != p or self.fed != self.scanned:
+            return False
+        if backend.writes_outstanding() > 0:
+            while True:
+                backend.tick(1)
+                if backend.writes_outstanding() == 0:
+                    break
+            self.w_done = max(self.w_done, backend.cycle + self.write_done_lat)
+        g = self.g[self.scanned - 1] if self.carry_pos != p else max(
+            self.g[self.scanned - 1], self.carry_g)
+        while self.fi < len(self.f_pos) and self.f_pos[self.fi] == p:
+            S = float(self.f_S[self.fi])
+            g = max(g, self.w_done - S)
+            self.fence_g[self.f_op[self.fi]] = g
+            # later requests arrive once the fenced op may start
+            self.last_arrival = max(self.last_arrival, int(np.ceil(S + g)))
+            self.fi += 1
+        self.carry_pos, self.carry_g = p, g
         return True
 
     def _wait(self, backend, lim: int) -> None:
@@ -209,13 +268,17 @@ class _ReplayState:
             k = np.searchsorted(self.wpos, self.scanned, side="right")
             if k < self.wpos.size:
                 lim = min(lim, int(self.wpos[k]))
+            if self.fi < len(self.f_pos):
+                lim = min(lim, int(self.f_pos[self.fi]) - self.base)
             progressed = False
             if lim > self.fed:
                 self._feed(backend, lim)
                 progressed = True
             self._collect(backend)
             progressed |= self._scan()
-            if exhausted and self.scanned == self.hi == self.fed:
+            progressed |= self._fence(backend)
+            if exhausted and self.scanned == self.hi == self.fed and \
+                    self.fi >= len(self.f_pos):
                 break
             if not progressed:
                 self._wait(backend, lim)
@@ -255,6 +318,15 @@ def expand_requests(part: np.ndarray, i0: int, tline: np.ndarray, c0_read: np.nd
     S = np.where(is_write, s_before[op_r], c0_read[op_r])
     S += gidx * t
     return addr, is_write.view(np.uint8), t, S
+
+
+def fence_ops(ops: np.ndarray, sel: np.ndarray, write_fence: bool) -> np.ndarray:
+    """Indices of the ops that fence the writes before them (``unit.write_fence``): the ops
+    with a cross-DIMM barrier (``reduce``), whose partial results written before them must be
+    in DRAM for the other DIMMs to read them over DIMM-Link."""
+    if not write_fence:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(sel & (ops["barrier"] >= 0))
 
 
 def trace_system(td: TraceDir, override: dict | None = None):
@@ -301,6 +373,14 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
     c0_read = s_before + (1.0 - op_req_start) * tline
     nz = np.flatnonzero(lines > 0)
     rs.op_bounds(nz, op_req_start[nz], op_req_start[nz] + lines[nz])
+    fenced = fence_ops(ops, sel, system.unit.write_fence)
+    if len(fenced):
+        if not hasattr(ms.backend, "writes_outstanding"):
+            raise InputError("unit.write_fence needs the built-in DRAM engine (it observes "
+                             "when writes are issued)", source=f"{path}/manifest.json:system")
+        t = ms.resolved.timings
+        rs.set_fences(op_req_start[fenced], fenced, s_before[fenced],
+                      int(t["nCWL"]) + int(t["nBL"]))
 
     def parts():
         for segs in td.iter_segments(j):
@@ -317,6 +397,7 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
 
     # op frontier: F_o = S_after[o] + g at the op's end (forward-filled over request-less ops)
     g_ff = g_end.copy()
+    g_ff[fenced] = rs.fence_g[fenced]
     g_ff[~sel] = np.nan
     idx = np.where(np.isnan(g_ff), 0, np.arange(n_ops))
     np.maximum.accumulate(idx, out=idx)

@@ -89,12 +89,13 @@ class BankMap:
         return np.zeros(len(x), np.int64), x // max(self.counts["column"], 1)
 
 
-def _ends(segs: np.ndarray, ops: np.ndarray, k: int,
+def _ends(segs: np.ndarray, ops: np.ndarray, k: int | np.ndarray,
           k_head: int | np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """Transaction addresses of every op's first ``k_head`` (default ``k``; an int or one
-    per op) and last ``k`` lines: (op, tx) of the heads and (op, tx) of the tails, each in
-    issue order of the op's segments."""
+    """Transaction addresses of every op's first ``k_head`` (default ``k``) and last ``k``
+    lines (each an int or one per op): (op, tx) of the heads and (op, tx) of the tails, each
+    in issue order of the op's segments, then the heads' line index in their op."""
     k_head = np.broadcast_to(np.asarray(k if k_head is None else k_head, np.int64), len(ops))
+    k = np.broadcast_to(np.asarray(k, np.int64), len(ops))
     cnt = ops["seg_count"].astype(np.int64)
     has = (ops["lines"] > 0) & (cnt > 0)
     idx = np.flatnonzero(has)
@@ -112,7 +113,7 @@ def _ends(segs: np.ndarray, ops: np.ndarray, k: int,
     s_addr, s_stride = segs["addr"][sid], segs["stride"][sid]
     out = []
     for take, skip in ((np.clip(k_head[idx][grp] - before, 0, sl), None),
-                       (t := np.clip(k - after, 0, sl), sl - t)):
+                       (t := np.clip(k[idx][grp] - after, 0, sl), sl - t)):
         sel = np.flatnonzero(take)
         take = take[sel]
         n = int(take.sum())
@@ -123,7 +124,9 @@ def _ends(segs: np.ndarray, ops: np.ndarray, k: int,
         seg = sel[rep]
         addr = s_addr[seg].astype(np.int64) + kk * s_stride[seg].astype(np.int64)
         out += [idx[grp[seg]], addr]
-    return tuple(out)
+        if skip is None:
+            h_idx = before[seg] + kk
+    return (*out, h_idx)
 
 
 def _next_group_end(ops: np.ndarray) -> np.ndarray:
@@ -146,13 +149,24 @@ def _next_group_end(ops: np.ndarray) -> np.ndarray:
 
 def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
                  defer_writes: bool = False, max_passes: int = 8,
-                 head_lines: int | np.ndarray | None = None) -> np.ndarray:
-    """Per op: columns (acts, conflicts, wconflict, depth, wchain) as float64 (module
+                 head_lines: int | np.ndarray | None = None,
+                 write_heads: bool = False,
+                 tail_lines: int | np.ndarray | None = None) -> np.ndarray:
+    """Per op: columns (acts, conflicts, wconflict, depth, wchain, last) as float64 (module
     docstring; ``wchain``, with ``defer_writes`` only: 1 if a head bank must first finish a
     write drained late, see below).
 
-    Write ops get no features (zeros). Posted writes, ``defer_writes`` (off by default: it
-    fits the tiny models worse, docs/ndp.md): a write whose bank has its row open is issued at once
+    ``last`` (not with ``defer_writes``: 0): the line index (in its op) of the last head line
+    that activates a bank (0 if none; the frontend offers one line per cycle, so that
+    activation starts that late).
+    ``tail_lines`` (an int or one per op, default ``n_banks``): the lines of each op that set
+    the banks' open rows. Write ops get no features (zeros) unless ``write_heads`` (not with
+    ``defer_writes``): then their heads get the same features as a read op's, i.e. the banks
+    the writes must activate when they are written at once, as behind a write fence
+    (docs/ndp.md).
+
+    Posted writes, ``defer_writes`` (off by default: it fits the tiny models worse,
+    docs/ndp.md): a write whose bank has its row open is issued at once
     (the controller is in write mode: every earlier read has returned, so the read queue is
     empty); one that misses stays in the write queue (the next op's reads arrive within
     cycles and switch the controller back to read mode below the low watermark) and is drained
@@ -164,16 +178,18 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
     next write op is posted (write mode again) and the following group's first reads of that
     bank at another row wait for its activation, write and write recovery (``wchain``)."""
     n = len(ops)
-    out = np.zeros((n, 5))
+    out = np.zeros((n, 6))
     if n == 0 or not (ops["lines"] > 0).any():
         return out
     k = bank_map.n_banks
-    h_op, h_addr, t_op, t_addr = _ends(segs, ops, k, head_lines)
+    h_op, h_addr, t_op, t_addr, h_idx = _ends(
+        segs, ops, k if tail_lines is None else tail_lines, head_lines)
     is_w = np.isin(ops["kind"], _WRITE_IDS)
-    h_keep = ~is_w[h_op]
-    h_op, h_addr = h_op[h_keep], h_addr[h_keep]
+    if defer_writes or not write_heads:
+        h_keep = ~is_w[h_op]
+        h_op, h_addr, h_idx = h_op[h_keep], h_addr[h_keep], h_idx[h_keep]
     if not defer_writes:
-        return _at_once(h_op, h_addr, t_op, t_addr, is_w, bank_map, out)
+        return _at_once(h_op, h_addr, t_op, t_addr, is_w, bank_map, out, h_idx)
     wt = is_w[t_op]
     end = _next_group_end(ops)
     # events: read heads (op*4), read tails and writes issued at once (op*4+1), probes of
@@ -234,9 +250,11 @@ def row_features(segs: np.ndarray, ops: np.ndarray, bank_map: BankMap,
 
 def _finish(out: np.ndarray, key: np.ndarray, bank: np.ndarray, row: np.ndarray,
             op: np.ndarray, head: np.ndarray, own: np.ndarray, prev: np.ndarray,
-            prev_kind: np.ndarray, k: int) -> np.ndarray:
+            prev_kind: np.ndarray, k: int, heads: tuple | None = None) -> np.ndarray:
     """Features from the events sorted by (bank, position): ``prev`` = the last state event
-    before each event (-1: none), ``prev_kind`` its kind (3, 4: a write, 5: a late drain)."""
+    before each event (-1: none), ``prev_kind`` its kind (3, 4: a write, 5: a late drain).
+    ``heads`` = (the sort order of the events, op and line index of the heads, which come
+    first in the unsorted events, grouped by op in issue order): for column 5."""
     n = len(out)
     ev = np.arange(len(key))
     prev = np.where(own, np.concatenate([[-1], ev[:-1]]), prev)
@@ -252,6 +270,13 @@ def _finish(out: np.ndarray, key: np.ndarray, bank: np.ndarray, row: np.ndarray,
     out[:, 1] = np.bincount(op[conf], minlength=n)
     out[op[wconf], 2] = 1.0
     out[op[wchain], 4] = 1.0
+    if heads is not None and len(heads[1]):  # the last head line that must activate
+        order, h_op, h_idx = heads
+        a = np.empty(len(order), bool)
+        a[order] = act                      # back to the unsorted events: heads first
+        val = np.where(a[:len(h_op)], h_idx + 1, 0)
+        starts = np.flatnonzero(np.concatenate([[True], h_op[1:] != h_op[:-1]]))
+        out[h_op[starts], 5] = np.maximum(np.maximum.reduceat(val, starts) - 1, 0)
     # depth: the rows one bank must open in turn within the head (1 + in-op row switches)
     si = np.flatnonzero(own & valid & new_row)
     out[:, 3] = out[:, 0] > 0
@@ -264,7 +289,8 @@ def _finish(out: np.ndarray, key: np.ndarray, bank: np.ndarray, row: np.ndarray,
 
 
 def _at_once(h_op: np.ndarray, h_addr: np.ndarray, t_op: np.ndarray, t_addr: np.ndarray,
-             is_w: np.ndarray, bank_map: BankMap, out: np.ndarray) -> np.ndarray:
+             is_w: np.ndarray, bank_map: BankMap, out: np.ndarray,
+             h_idx: np.ndarray) -> np.ndarray:
     """Features with every posted write acting at its place in the trace (the default):
     events = read heads and the tails of all ops, one stable radix sort by bank."""
     nh = len(h_op)
@@ -289,4 +315,4 @@ def _at_once(h_op: np.ndarray, h_addr: np.ndarray, t_op: np.ndarray, t_addr: np.
     own[1:] = head[1:] & head[:-1] & (key[1:] == key[:-1])
     kind = np.where(is_w[op], 3, 1).astype(np.int8)
     return _finish(out, key, bank, row, op, head, own, prev, kind[np.maximum(prev, 0)],
-                   bank_map.n_banks)
+                   bank_map.n_banks, (order, h_op, h_idx))

@@ -96,10 +96,11 @@ def sensitivity(model_id: str = "llama2-70b", multipliers=(32, 64, 128, 256, 512
 
 
 def fast_error(models=PAPER_MODELS, *, batch: int = 1, layers: int = 8, dimms=(0, 1),
-               workdir: str | None = None) -> list[dict]:
+               workdir: str | None = None, system=None) -> list[dict]:
     """Per model: fit the fast mode (cached), then compare its per-layer DIMM times with
     cycle-level replay on ``layers`` evaluation layers of ``dimms`` (none of them calibration
-    layers where the model has enough layers)."""
+    layers where the model has enough layers). ``system``: the NDP system config (default
+    :class:`~hermes_hw.ndp.config.NdpSystemConfig`)."""
     from hermes_hw.ndp.fast import calibration_layers, coefficients, fast_replay_all
     from hermes_hw.ndp.replay import replay_dimm
     from hermes_hw.ndp.run import per_layer
@@ -108,7 +109,7 @@ def fast_error(models=PAPER_MODELS, *, batch: int = 1, layers: int = 8, dimms=(0
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for mid in models:
             path = Path(tmp) / mid
-            lower_sample(mid, path, batch=batch)
+            lower_sample(mid, path, batch=batch, system=system)
             td = TraceDir(path)
             n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
             cal = set(calibration_layers(n_layers))

@@ -75,7 +75,8 @@ def test_row_features_by_hand():
         ("gemv", [(8184, 40)]),          # E: head 8184..8215: banks 24..31 row 1, 0..23 row 2
         ("attn_score", [(4, 2), (4100, 2)]),  # F: banks 4, 5 at row 0, then at row 1
     ])
-    f = row_features(segs, ops, bm)[:, :4]
+    full = row_features(segs, ops, bm)
+    f = full[:, :4]
     # columns: activations, conflicts, write conflict, depth (rows one bank opens in turn)
     assert f[0].tolist() == [32, 0, 0, 1]
     assert f[1].tolist() == [0, 0, 0, 0]  # write ops get no features
@@ -85,10 +86,18 @@ def test_row_features_by_hand():
     # F: banks 4, 5 hold row 2 (E's tail: lines 8192..8223 are banks 0..31 at row 2), so
     # row 0 conflicts (2) and row 1 conflicts again (2): depth 2
     assert f[5].tolist() == [4, 4, 0, 2]
+    # column 5: line index (in its op) of the last head line that activates a bank: A 31
+    # (lines 0..31), D 1 (banks 0, 1), E 31, F 3 (line 4101, bank 5 at row 1)
+    assert full[:, 5].tolist() == [31, 0, 0, 1, 31, 3]
+    # write heads (write fence): B's banks 0, 1 hold row 0 (A's tail, lines 8..39): 2
+    # conflicts, last at line 1; the read ops are unchanged
+    w = row_features(segs, ops, bm, write_heads=True)
+    assert w[1].tolist() == [2, 2, 0, 1, 0, 1]
+    assert w[[0, 2, 3, 4, 5]].tolist() == full[[0, 2, 3, 4, 5]].tolist()
     # deferred writes: B misses (banks 0, 1 hold row 0), so it waits in the write queue until
     # the end of the next read group (C..F, no later write op): D finds row 0 still open
     d = row_features(segs, ops, bm, defer_writes=True)
-    assert d[3].tolist() == [0, 0, 0, 0, 0]
+    assert d[3].tolist() == [0, 0, 0, 0, 0, 0]
     assert d[[0, 2, 4, 5], :4].tolist() == f[[0, 2, 4, 5]].tolist()
 
 
@@ -108,23 +117,23 @@ def test_late_drained_write_by_hand():
         ("gemv", [(0, 4)]),              # D: banks 0..3, row 0
     ])
     d = row_features(segs, ops, bm, defer_writes=True)
-    assert d[2].tolist() == [0, 0, 0, 0, 0]     # C: rows still open, W1 waits
-    assert d[4].tolist() == [1, 1, 0, 1, 1]     # D: bank 0 behind W1's late drain
+    assert d[2].tolist() == [0, 0, 0, 0, 0, 0]  # C: rows still open, W1 waits
+    assert d[4].tolist() == [1, 1, 0, 1, 1, 0]  # D: bank 0 behind W1's late drain
     f = row_features(segs, ops, bm)
-    assert f[2].tolist() == [1, 1, 1, 1, 0]     # C: bank 0 written at row 1 just before
-    assert f[4].tolist() == [1, 1, 1, 1, 0]     # D: bank 1 written at row 1 just before
+    assert f[2].tolist() == [1, 1, 1, 1, 0, 0]  # C: bank 0 (line 0) written at row 1 before
+    assert f[4].tolist() == [1, 1, 1, 1, 0, 1]  # D: bank 1 (line 1) written at row 1 before
 
 
 def test_stale_cache_versions_are_refitted(tmp_path):
     """A cached coefficient file of another fast-model version is not reused."""
     lower_sample("tiny-opt", tmp_path / "t", batch=1)
     coef = fast.coefficients(str(tmp_path / "t"))
-    assert coef["version"] == fast.FAST_MODEL_VERSION == 6
+    assert coef["version"] == fast.FAST_MODEL_VERSION == 7
     cfile = fast.cache_dir() / f"{fast._key(TraceDir(tmp_path / 't'), None)}.json"
     old = {**coef, "version": 5, "pipeline": {"stale": True}}
     cfile.write_text(json.dumps(old))
     again = fast.coefficients(str(tmp_path / "t"))
-    assert again["version"] == 6 and "stale" not in again["pipeline"]
+    assert again["version"] == 7 and "stale" not in again["pipeline"]
 
 
 def test_cache_key_follows_the_engine_build(tmp_path, monkeypatch):
@@ -162,12 +171,15 @@ def test_refresh_windows_pause_data_delivery():
     assert fast.pipeline_durations(table, params, 4096).tolist() == [2500.0]
 
 
-def _tiny_errors(model_id: str, batch: int, dimms: str, tmp_path) -> list[float]:
+def _tiny_errors(model_id: str, batch: int, dimms: str, tmp_path,
+                 fence: bool = False) -> list[float]:
     """Per-layer relative error of the fast mode vs the cycle-level replay (the independent
     reference), every layer, one decode token, on DIMMs 0 and 1 (``dimms="0,1"``, what
-    ``hermes ndp fast-error`` reports) or on every DIMM (``"all"``)."""
+    ``hermes ndp fast-error`` reports) or on every DIMM (``"all"``); ``fence``: the unit's
+    write fence."""
     path = tmp_path / model_id
-    lower_sample(model_id, path, batch=batch)
+    lower_sample(model_id, path, batch=batch,
+                 system=NdpSystemConfig(unit={"write_fence": fence}))
     td = TraceDir(path)
     coef = fast.coefficients(str(path))
     errs = []
@@ -180,23 +192,34 @@ def _tiny_errors(model_id: str, batch: int, dimms: str, tmp_path) -> list[float]
 
 
 def _open(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"fast model v6: {reason}; when the "
+    return pytest.mark.xfail(strict=True, reason=f"fast model v7: {reason}; when the "
                              "controller drains posted writes is not predicted op by op "
                              "(docs/ndp.md, Fast-mode error)")
 
 
-@pytest.mark.parametrize(("model_id", "batch", "dimms"), [
-    ("tiny-opt", 16, "0,1"), ("tiny-llama", 16, "0,1"), ("tiny-opt", 1, "0,1"),
-    ("tiny-opt", 16, "all"),
-    pytest.param("tiny-llama", 1, "0,1", marks=_open("max 7.8% on DIMMs 0, 1")),
-    pytest.param("tiny-opt", 1, "all", marks=_open("max 21.0% over the 8 DIMMs")),
-    pytest.param("tiny-llama", 1, "all", marks=_open("max 22.2% over the 8 DIMMs")),
-    pytest.param("tiny-llama", 16, "all", marks=_open("max 9.0% over the 8 DIMMs")),
+def _open_fenced(reason: str):
+    return pytest.mark.xfail(strict=True, reason=f"fast model v7, write fence: {reason}; "
+                             "the read ops of one group overlap in the controller's queues "
+                             "(docs/ndp.md, Fast-mode error)")
+
+
+@pytest.mark.parametrize(("model_id", "batch", "dimms", "fence"), [
+    ("tiny-opt", 16, "0,1", False), ("tiny-llama", 16, "0,1", False),
+    ("tiny-opt", 1, "0,1", False), ("tiny-opt", 16, "all", False),
+    ("tiny-opt", 16, "all", True), ("tiny-llama", 16, "all", True),
+    pytest.param("tiny-llama", 1, "0,1", False, marks=_open("max 8.1% on DIMMs 0, 1")),
+    pytest.param("tiny-opt", 1, "all", False, marks=_open("max 21.1% over the 8 DIMMs")),
+    pytest.param("tiny-llama", 1, "all", False, marks=_open("max 22.4% over the 8 DIMMs")),
+    pytest.param("tiny-llama", 16, "all", False, marks=_open("max 8.9% over the 8 DIMMs")),
+    pytest.param("tiny-opt", 1, "all", True, marks=_open_fenced("max 17.2% over 8 DIMMs")),
+    pytest.param("tiny-llama", 1, "all", True, marks=_open_fenced("max 10.5% over 8 DIMMs")),
 ])
-def test_fast_mode_within_3_percent_on_tiny_models(model_id, batch, dimms, tmp_path):
+def test_fast_mode_within_3_percent_on_tiny_models(model_id, batch, dimms, fence, tmp_path):
     """Batch 16: a layer takes ~3,000 DRAM cycles, so one in four meets an all-bank refresh
     (tRFC = 880 cycles), which the fast model places on its own time line (since v4). Batch 1:
     20-250-line ops, whose time is set by bank openings and by posted writes the controller
-    drains at times an op-level model does not see (docs/ndp.md)."""
-    errs = _tiny_errors(model_id, batch, dimms, tmp_path)
+    drains at times an op-level model does not see (docs/ndp.md). With the unit's write fence
+    the drains happen at the fence and are modelled (v7): batch 16 is within 3% on every
+    DIMM, batch 1 is not (the read ops' overlap in the queues remains)."""
+    errs = _tiny_errors(model_id, batch, dimms, tmp_path, fence)
     assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]

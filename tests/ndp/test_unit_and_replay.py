@@ -187,19 +187,19 @@ def test_pipeline_model_by_hand():
          "write": {"b": 1.0, "lat": 7.0, "conf": 30.0, "chain": 90.0},
          "row": {"lat": 3.0, "rc": 50.0}}
 
-    def rd(lines, segs, comp, acts=0, conf=0, wconf=0, chain=0, cls=0, wchain=0):
-        return (1, cls, lines, segs, comp, acts, conf, wconf, chain, wchain)
+    def rd(lines, segs, comp, acts=0, conf=0, wconf=0, chain=0, cls=0, wchain=0, last=0):
+        return (1, cls, lines, segs, comp, acts, conf, wconf, chain, wchain, last)
 
     # (code, class, lines, segments, compute, head activations, head conflicts, write
-    # conflict, further rows of one head bank, late-drained write on a head bank): code 0
-    # compute-only, 1 read, 2 writes
+    # conflict, further rows of one head bank, late-drained write on a head bank, line of the
+    # last head activation): code 0 compute-only, 1 read, 2 writes, 3 compute behind a fence
     # 1) 1000 lines in 2 segments from an idle DRAM: lat + b L + g s, then the last line's
     #    compute (c / L): 40 + 1000 + 10 + 0.1
     dur = pipeline_durations([rd(1000, 2, 100.0)], p, buffer_lines=100)
     assert np.isclose(dur[0], 40 + 1000 + 10 + 0.1)
     # 2) after 5000 cycles of compute-only work, a 50-line op (fits the buffer) was prefetched
     #    entirely: it costs its compute only (30)
-    comp_only = (0, 0, 0, 0, 5000.0, 0, 0, 0, 0, 0)
+    comp_only = (0, 0, 0, 0, 5000.0, 0, 0, 0, 0, 0, 0)
     dur = pipeline_durations([comp_only, rd(50, 1, 30.0)], p, buffer_lines=100)
     assert np.isclose(dur[1], 30.0)
     # 3) the same with 1000 lines: only N = 100 were prefetched; the other 900 lines (and
@@ -208,7 +208,7 @@ def test_pipeline_model_by_hand():
     assert np.isclose(dur[1], 40 + 900 + 4.5 + 0.03)
     # 4) posted writes in between: no prefetch across them, the DRAM first writes 20 lines,
     #    and the read pays the write turnaround (7): max(40 + 7, 20) + 50 + 5 + 30 / 50
-    tab = [comp_only, (2, 0, 20, 1, 0.0, 0, 0, 0, 0, 0), rd(50, 1, 30.0)]
+    tab = [comp_only, (2, 0, 20, 1, 0.0, 0, 0, 0, 0, 0, 0), rd(50, 1, 30.0)]
     dur = pipeline_durations(tab, p, buffer_lines=100)
     assert dur[1] == 0.0 and np.isclose(dur[2], 40 + 7 + 50 + 5 + 30 / 50)
     # 5) a head that activates 10 banks, 4 of them open at another row, one written at another
@@ -219,6 +219,96 @@ def test_pipeline_model_by_hand():
     # 6) a head bank still finishing a late-drained write: + write.chain (90) on the latency
     dur = pipeline_durations([rd(50, 1, 30.0, acts=1, conf=1, wchain=1)], p, 100)
     assert np.isclose(dur[0], 40 + 3 + 90 + 50 + 5 + 2 + 30 / 50)
+    # 7) the head's last activating line is line 45: the frontend offers it 45 x 1.5 cycles
+    #    after the first, so the last data is at 40 + 67.5 (not 40 + b L + g s + h A =
+    #    40 + 50 + 5 + 4 = 99); then its compute 30 / 50
+    p["row"]["pos"] = 1.5
+    dur = pipeline_durations([rd(50, 1, 30.0, acts=2, last=45)], p, 100)
+    assert np.isclose(dur[0], 40 + 67.5 + 30 / 50)
+    p["row"]["pos"] = 0.0
+    # 8) write fence: a 50-line read from idle (ends at 40 + 55 + 0.6 = 95.6), 6 write lines
+    #    posted at 95.6 that activate 6 banks (2 open at another row), then a fenced op of
+    #    compute 5: the writes are in DRAM after lat + act + pre + b (6 - 1) = 20 + 24 + 24 +
+    #    2 x 5 = 78 cycles, so the fenced op lasts 78 + 5; the read after it issues at the
+    #    fence (173.6) and pays the turnaround wtr (12) instead of write.lat:
+    #    173.6 + 40 + 12 + 55 + 0.6 - 178.6
+    p["fence"] = {"lat": 20.0, "act": 24.0, "pre": 24.0, "b": 2.0, "wtr": 12.0}
+    writes = (2, 0, 6, 1, 0.0, 6, 2, 0, 0, 0, 1)
+    fenced = (3, 0, 0, 0, 5.0, 0, 0, 0, 0, 0, 0)
+    dur = pipeline_durations([rd(50, 1, 30.0), writes, fenced, rd(50, 1, 30.0)], p, 100)
+    assert np.allclose(dur, [95.6, 0.0, 78 + 5, 173.6 + 40 + 12 + 55 + 0.6 - 178.6])
+    # a fence before a read op (code 4): the read waits for the writes too, its duration
+    # includes the wait: 78 + 40 + 12 + 55 + 0.6
+    fenced_read = (4, 0, 50, 1, 30.0, 0, 0, 0, 0, 0, 0)
+    dur = pipeline_durations([rd(50, 1, 30.0), writes, fenced_read], p, 100)
+    assert np.allclose(dur, [95.6, 0.0, 78 + 40 + 12 + 55 + 0.6])
+    # a fence with no writes posted since the previous read op costs its compute only
+    dur = pipeline_durations([rd(50, 1, 30.0), fenced], p, 100)
+    assert np.allclose(dur, [95.6, 5.0])
+
+
+def _fence_replay(path: str, j: int, fence: bool, block: int = 1 << 16):
+    """Replay with the write fence on/off and the engine's command log (an independent record
+    of when every WR was issued)."""
+    import hermes_hw.ndp.replay as rp
+
+    store = {}
+    orig = MemorySystem.from_yaml.__func__
+
+    def from_yaml(cls, src, **kw):
+        store["ms"] = orig(cls, src, command_log=True, **kw)
+        return store["ms"]
+
+    old = rp.MemorySystem.from_yaml
+    rp.MemorySystem.from_yaml = classmethod(from_yaml)
+    try:
+        res = replay_dimm(path, j, override={"unit": {"write_fence": fence}},
+                          chunk_requests=block)
+    finally:
+        rp.MemorySystem.from_yaml = old
+    ms = store["ms"]
+    return res, ms.backend.take_commands(), ms.tck_ns, ms.resolved.timings
+
+
+def test_write_fence_waits_for_the_writes_in_dram(tiny, tmp_path):
+    """unit.write_fence: a reduce (cross-DIMM barrier) starts once every write posted before
+    it is in DRAM, i.e. its WR command (engine command log) + tCWL + tBL, and no request after
+    it arrives earlier; the wait shows as the reduce's stall. Without the fence the reduce
+    costs its compute only. The timeline does not depend on the expansion block size."""
+    from ramulator_bridge.builtin import COMMAND_IDS
+
+    _lower(tiny, tmp_path / "t", n_tokens=2)
+    path = str(tmp_path / "t")
+    ops = TraceDir(path).ops(0)
+    off, _, tck, _ = _fence_replay(path, 0, False)
+    on, cmds, tck, t = _fence_replay(path, 0, True)
+    wr = np.sort(cmds["cycle"][np.isin(cmds["cmd"], [COMMAND_IDS["WR"], COMMAND_IDS["WRA"]])])
+    write_lines = np.where(np.isin(ops["kind"], [OP_KIND_ID[k] for k in
+                                                 ("write_partial", "kv_append", "remap_in")]),
+                           ops["lines"], 0)
+    red = np.flatnonzero(ops["barrier"] >= 0)
+    assert len(red) and write_lines.sum()
+    waited = 0
+    for i in red:
+        posted = int(write_lines[:i].sum())  # writes posted before the fence, in order
+        start = on["start_ns"][i] / tck       # the previous op's end
+        end = on["end_ns"][i] / tck
+        busy = on["busy_ns"][i] / tck
+        w_done = wr[posted - 1] + t["nCWL"] + t["nBL"] if posted else -np.inf
+        assert np.isclose(end, max(start, w_done) + busy)
+        assert np.isclose(on["stall_dram_ns"][i] / tck, max(w_done - start, 0.0))
+        if i + 1 < len(ops):  # nothing after the fence is issued before it clears
+            assert on["first_issue_ns"][i + 1] / tck >= max(start, w_done) - 1e-9
+        # the writes posted after it are issued after it ends (posted when it is done)
+        assert (wr[posted:] >= end - 1e-9).all()
+        waited += w_done > start
+        assert np.isclose(off["end_ns"][i] - off["start_ns"][i], off["busy_ns"][i])
+    assert waited
+    assert on["totals"]["busy_time_ns"] > off["totals"]["busy_time_ns"]
+    for block in (3, 64):
+        r = _fence_replay(path, 0, True, block)[0]
+        for k in ("start_ns", "end_ns", "first_issue_ns", "stall_dram_ns", "stall_compute_ns"):
+            assert np.array_equal(r[k], on[k]), (block, k)
 
 
 def _ring_replay(blocks: list[int], buffer_lines: int) -> tuple[np.ndarray, np.ndarray]:
