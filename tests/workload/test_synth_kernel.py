@@ -4,6 +4,7 @@ and the trace's independence of the number of generation threads."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,9 +85,11 @@ def test_kernel_follows_the_chain_rule(tokens, n, coupled, has_state, keep, coup
         np.unpackbits(got_state, bitorder="little")[:n].astype(bool), ref_bits[-1])
 
 
-def test_trace_does_not_depend_on_the_thread_count(monkeypatch):
+@pytest.mark.parametrize("extra_bytes", [1 << 30, 0])  # 0: no room for extra buffers
+def test_trace_does_not_depend_on_the_thread_count(monkeypatch, extra_bytes):
     model = load_model("tiny-llama")
     traces = []
+    monkeypatch.setattr(generator, "_EXTRA_BUFFER_BYTES", extra_bytes)
     for threads in (1, 3):
         monkeypatch.setattr(generator, "_MAX_THREADS", threads)
         monkeypatch.setattr(generator.os, "cpu_count", lambda: 8)

@@ -52,6 +52,7 @@ from ramulator_bridge import synth_lib
 _SCALE = 65536  # uniforms are uint16: resolution 1/65536
 _CHUNK_ELEMENTS = 1 << 20  # tokens x neurons per generation step (keeps arrays in cache)
 _MAX_THREADS = 4  # requests generated concurrently (each thread keeps its own bit buffer)
+_EXTRA_BUFFER_BYTES = 256 << 20  # memory the threads' extra bit buffers may take together
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class SyntheticSource(ActivationSource):
         # requests are independent (one generator each) and their bits are OR-ed, so the result
         # does not depend on how requests are split over threads (numpy's draws and the C
         # kernel release the GIL)
-        workers = min(batch, os.cpu_count() or 1, _MAX_THREADS)
+        workers = min(batch, os.cpu_count() or 1, _MAX_THREADS,
+                      1 + _EXTRA_BUFFER_BYTES // max(1, bits.nbytes))
         buffers = [bits] + [np.zeros_like(bits) for _ in range(workers - 1)]
 
         def run(worker: int) -> None:
