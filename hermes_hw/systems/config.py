@@ -184,6 +184,23 @@ class DejaVuSection(BaseModel):
                                  "to bulk streaming", source="[F] fitted (docs/calibration.md)")
 
 
+class HostSection(BaseModel):
+    """Hermes-host (PowerInfer-style, cold neurons on the host CPU): where attention goes."""
+
+    model_config = _STRICT
+    attention: Literal["split", "dense_gpu_first"] = F(
+        "split", unit="id", description="'split' = the QKV rows are placed by the ILP like the "
+        "MLP neurons (input-sparse, hot on the GPU, cold on the CPU), output projection on the "
+        "GPU; 'dense_gpu_first' = PowerInfer's placement: dense attention weights (QKV and "
+        "output projection, no sparsity) take the GPU weight budget first, layer by layer from "
+        "layer 0, the layers that do not fit run their dense attention on the CPU; the MLP's "
+        "hot neurons get the rest only if every layer's attention fitted (else the whole MLP "
+        "runs on the CPU). Attention scores and the KV cache stay on the CPU in both",
+        source="PowerInfer llama.cpp: buffered_tensor_allocator::flush, get_offloading_level, "
+        "llm_load_sparse_model_tensors; README 'offload all dense activation blocks to GPU, "
+        "then split FFN' (docs/calibration.md)")
+
+
 class MultiGpuSection(BaseModel):
     """TensorRT-LLM on several GPUs (analytical reference): tensor parallel."""
 
@@ -244,6 +261,8 @@ class SystemConfig(BaseModel):
     offload: OffloadSection = Field(default_factory=OffloadSection,
                                     description="weight streaming host -> GPU")
     dejavu: DejaVuSection = Field(default_factory=DejaVuSection, description="Deja Vu")
+    host: HostSection = Field(default_factory=HostSection,
+                              description="Hermes-host: attention placement")
     multi_gpu: MultiGpuSection = Field(default_factory=MultiGpuSection,
                                        description="multi-GPU reference")
 

@@ -99,6 +99,10 @@ class Hermes(System):
         if cfg.gpu_weight_budget_gib > gpu_gib:
             raise InputError(f"gpu_weight_budget_gib ({cfg.gpu_weight_budget_gib:g}) exceeds the "
                              f"{ctx.gpu.profile.name} memory ({gpu_gib:g} GiB)")
+        if cfg.host.attention != "split" and not isinstance(self, HermesHost):
+            raise InputError(f"host.attention: '{cfg.host.attention}' applies to system "
+                             f"'hermes-host' only (this config's system: '{cfg.system}'); "
+                             "remove it or use 'split'")
         check_fits("the GPU-only dense weights (output projections, LM head)",
                    ctx.model.gpu_dense_bytes, cfg.gpu_weight_budget_gib * GIB,
                    "gpu_weight_budget_gib")
@@ -171,6 +175,17 @@ class Hermes(System):
         ctx.info["placement_dimm_gbps"] = params.dimm_bandwidth_gbps
         return params
 
+    def dense_attention_gpu_layers(self, ctx: SimContext) -> int | None:
+        """Leading layers whose dense attention is on the GPU (Hermes-host's
+        ``host.attention: dense_gpu_first``); None: attention split like the MLP (QKV rows
+        placed by the ILP, output projection on the GPU)."""
+        return None
+
+    def attention_resident_bytes(self, ctx: SimContext) -> np.ndarray:
+        """GPU bytes per layer of the attention weights the placement does not choose: the
+        output projections (GPU-only, paper §1 step 3)."""
+        return np.full(ctx.model.num_layers, float(ctx.o_proj_bytes))
+
     # --- dataflow ---------------------------------------------------------------------------
     def build(self, ctx: SimContext) -> None:
         wc = self.counts(ctx)
@@ -179,7 +194,7 @@ class Hermes(System):
         resident = np.zeros(m.num_layers)
         for b, g in enumerate(m.blocks):
             resident[g.layer] += wc.gpu_resident[b] * bpn[b]
-        resident += ctx.o_proj_bytes
+        resident += self.attention_resident_bytes(ctx)
         during = prefill_residency(ctx)
         off = ctx.config.offload
         end = prefill_with_streaming(ctx, during, h2d_efficiency=off.h2d_efficiency,
@@ -189,7 +204,8 @@ class Hermes(System):
         ctx.info["predictor_cost"] = wc.predictor_cost
         ctx.info["work_samples"] = wc.samples
         ctx.info["gpu_resident_neuron_bytes"] = int((wc.gpu_resident * bpn).sum())
-        flow = _Flow(ctx, self.units(ctx), self.time_model(ctx), wc, bpn)
+        flow = _Flow(ctx, self.units(ctx), self.time_model(ctx), wc, bpn,
+                     dense_attention_gpu_layers=self.dense_attention_gpu_layers(ctx))
         for step in range(ctx.run.decode_steps):
             end = flow.token(step, end)
 
@@ -307,8 +323,9 @@ class _Flow:
     (the promotion and remapping reads the analytical models leave off the DIMM lanes)."""
 
     def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
-                 bpn: np.ndarray) -> None:
+                 bpn: np.ndarray, dense_attention_gpu_layers: int | None = None) -> None:
         self.ctx, self.units, self.tm, self.wc, self.bpn = ctx, units, tm, wc, bpn
+        self.dense_gpu_layers = dense_attention_gpu_layers
         m = ctx.model
         self.U = len(units)
         self.qkv_out = m.q_dim + 2 * m.kv_dim
@@ -477,6 +494,9 @@ class _Flow:
         remap = bool(self.moves[s]) and U > 1
         out = [start_dep] * U
         for layer in range(m.num_layers):
+            if self.dense_gpu_layers is not None:
+                out = self._dense_attention_layer(step, layer, out, attn_ns, attn_args)
+                continue
             ba, bm = 2 * layer, 2 * layer + 1
             ready = tl.join(out)
             # 1. QKV split
@@ -542,6 +562,78 @@ class _Flow:
         return lm_head_step(ctx, x, step)
 
 
+    def _dense_attention_layer(self, step: int, layer: int, out: list[int],
+                               attn_ns: list[float], attn_args: list) -> list[int]:
+        """One decode layer with PowerInfer's attention placement (``host.attention:
+        dense_gpu_first``): dense QKV and output projection on the GPU for the leading
+        ``dense_gpu_layers`` layers, on the cold unit (the CPU) for the rest; attention scores
+        on the cold unit; the MLP split by the placement (GPU hot / CPU cold)."""
+        ctx, tl, wc, m = self.ctx, self.ctx.timeline, self.wc, self.ctx.model
+        B, U, h = ctx.batch, self.U, m.hidden_size
+        s = step % wc.samples
+        ba, bm = 2 * layer, 2 * layer + 1
+        gpu_li, cat = self._lane("gpu"), self._cat
+        on_gpu = layer < self.dense_gpu_layers
+        ready = tl.join(out)
+        qkv_bytes = int(self.bpn[ba]) * h
+        # 1. QKV, dense
+        if on_gpu:
+            x = self._pcie("h2d", ctx.vec_bytes(h), [ready], "layer input", step, layer)
+            est = ctx.gpu_kernel("gemv", self.qkv_out, h, B)
+            g = tl.add_on(gpu_li, est.time_ns, "QKV dense", cat["fc"], [x], 0.0, "decode",
+                          step, layer, {"nbytes": est.nbytes})
+            gq = self._pcie("d2h", ctx.vec_bytes(self.qkv_out), [g], "QKV output", step, layer)
+            qkv_deps = [[gq]] * U
+        else:
+            op = DimmOp("gemv", read_bytes=qkv_bytes, macs=h * self.qkv_out * B, segments=1)
+            q = self._unit_ops("QKV dense", [op] * U, [[out[j]] for j in range(U)], "fc", step,
+                               layer)
+            qkv_deps = [[q[j]] for j in range(U)]
+        # 2. attention on the cold unit (KV cache in host memory)
+        at = self._unit_events("attention", self._role("attention", step, layer, attn_ns),
+                               attn_args, qkv_deps, "attention", step, layer)
+        at_end = tl.join(at)
+        # 3. output projection, dense, where the layer's attention weights are
+        o = -1
+        if on_gpu:
+            so = self._host(self.sync_ns, "sync attention", "others", [at_end], step, layer)
+            ao = self._pcie("h2d", ctx.vec_bytes(m.q_dim), [so], "attention output", step,
+                            layer)
+            proj = ctx.gpu_kernel("gemv", h, m.q_dim, B)
+            o = tl.add_on(gpu_li, proj.time_ns, "output projection", cat["fc"], [ao], 0.0,
+                          "decode", step, layer, {"nbytes": proj.nbytes})
+            pbytes = int(wc.promoted[s][bm]) * int(self.bpn[bm])
+            if pbytes:
+                self._pcie("h2d", pbytes, [so], "promote hot neurons", step, layer)
+            od = self._pcie("d2h", ctx.vec_bytes(h), [o], "projection output", step, layer)
+        else:
+            op = DimmOp("gemv", read_bytes=ctx.o_proj_bytes, macs=m.q_dim * h * B, segments=1)
+            oc = self._unit_ops("output projection", [op] * U, [[at[j]] for j in range(U)],
+                                "fc", step, layer)
+            od = tl.join(oc)
+        # 4. MLP split by the placement (no GPU neurons unless every layer's attention fitted)
+        pm = self._host(m.ffn_size * self.pred_ns, "predict MLP", "predictor", [at_end], step,
+                        layer)
+        n = int(wc.gpu[s][bm])
+        gm = o
+        if n and on_gpu:
+            up = ctx.gpu_kernel("sparse_gemv", n * self.up_factor, h, B)
+            down = ctx.gpu_kernel("sparse_gemv", n, h, B)
+            gm = tl.add_on(gpu_li, up.time_ns + down.time_ns, "MLP hot", cat["fc"], [o, pm],
+                           0.0, "decode", step, layer,
+                           {"neurons": n, "nbytes": up.nbytes + down.nbytes})
+        durs, args = self._gemv_ops(s, bm, 1, wc.dimm[s][bm], B)
+        um = self._unit_events("MLP cold", self._role("mlp_cold", step, layer, durs), args,
+                               [[od, pm, at[j]] for j in range(U)], "fc", step, layer)
+        if not on_gpu:
+            return um  # the whole layer ran on the cold unit: nothing to merge
+        # 5. merge the GPU's partial MLP output into the layer output on the cold unit
+        gp2 = self._pcie("d2h", ctx.vec_bytes(h), [gm], "MLP partial", step, layer)
+        sm = self._host(self.sync_ns, "sync MLP", "others", [gp2, *um], step, layer)
+        red = DimmOp("merge", vector_ops=B * h * 2)
+        return self._unit_ops("merge + reduce", [red] * U, [[sm]] * U, "others", step, layer)
+
+
 class HermesHost(Hermes):
     """Hermes-host (PowerInfer-style): the cold neurons and attention run on the host CPU."""
 
@@ -561,6 +653,70 @@ class HermesHost(Hermes):
 
         cpu = load_cpu_profile(ctx.config.cpu)
         return cpu.memory_bandwidth_gbps * cpu.bandwidth_efficiency
+
+    # --- PowerInfer's attention placement (host.attention: dense_gpu_first) ----------------
+    def _dense(self, ctx: SimContext) -> bool:
+        return ctx.config.host.attention == "dense_gpu_first"
+
+    def layer_attention_bytes(self, ctx: SimContext) -> int:
+        """Dense attention weights of one layer: QKV (every input row) + output projection."""
+        qkv = ctx.model.neuron_group("attention", 0).total_bytes
+        return int(qkv + ctx.o_proj_bytes)
+
+    def dense_attention_gpu_layers(self, ctx: SimContext) -> int | None:
+        """PowerInfer (llama.cpp ``buffered_tensor_allocator::flush``) offloads the attention
+        tensors first, layer by layer from layer 0, and stops at the first that does not fit;
+        here the budget is ``gpu_weight_budget_gib`` less the LM head (kept on the GPU as in
+        every Hermes-family system)."""
+        if not self._dense(ctx):
+            return None
+        m = ctx.model
+        free = ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+        return int(min(m.num_layers, max(0.0, free) // self.layer_attention_bytes(ctx)))
+
+    def mlp_gpu_budget_bytes(self, ctx: SimContext) -> int:
+        """GPU bytes left for hot MLP neurons: what the attention left, and nothing if any
+        layer's attention did not fit (PowerInfer disables the FFN split when the dense
+        tensors' offload is incomplete: ``llm_load_gpu_split(..., !tensor_offload_complete)``)."""
+        m, k = ctx.model, self.dense_attention_gpu_layers(ctx)
+        if k is None or k < m.num_layers:
+            return 0
+        free = (ctx.config.gpu_weight_budget_gib * GIB
+                - m._bytes(m.hidden_size * ctx.lm_head_rows)
+                - m.num_layers * self.layer_attention_bytes(ctx))
+        return int(max(0.0, free))
+
+    def attention_resident_bytes(self, ctx: SimContext) -> np.ndarray:
+        k = self.dense_attention_gpu_layers(ctx)
+        if k is None:
+            return super().attention_resident_bytes(ctx)
+        out = np.zeros(ctx.model.num_layers)
+        out[:k] = self.layer_attention_bytes(ctx)
+        return out
+
+    def check(self, ctx: SimContext) -> None:
+        super().check(ctx)
+        if self._dense(ctx) and ctx.config.workload.placement not in ("ilp", "greedy"):
+            raise InputError(f"host.attention 'dense_gpu_first' needs workload.placement 'ilp' "
+                             f"or 'greedy' (it restricts GPU copies to MLP neurons), not "
+                             f"'{ctx.config.workload.placement}'")
+
+    def system_params(self, ctx: SimContext) -> SystemParams:
+        params = super().system_params(ctx)
+        if not self._dense(ctx) or ctx.placement_params is not None:
+            return params
+        # the placement sees only the MLP's share: its GPU capacity (budget less
+        # gpu_dense_bytes, hermes_hw/workload/placement/base.py) is the MLP budget
+        return replace(params, gpu_weight_budget_bytes=int(
+            self.mlp_gpu_budget_bytes(ctx) + ctx.model.gpu_dense_bytes))
+
+    def _count_args(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
+                    max_sample: int | None = None) -> dict:
+        args = super()._count_args(ctx, system, adjust, remap, max_sample)
+        if self._dense(ctx):
+            args["placement_options"] = {**(args["placement_options"] or {}),
+                                         "gpu_kinds": ["mlp"]}
+        return args
 
 
 register_system("hermes-host")(HermesHost)

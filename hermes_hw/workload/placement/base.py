@@ -21,7 +21,7 @@ import numpy as np
 from hermes_hw.errors import InputError
 from hermes_hw.registry import Registry
 from hermes_hw.workload.activations.base import BlockLayout
-from hermes_hw.workload.models.spec import ModelSpec
+from hermes_hw.workload.models.spec import NEURON_KINDS, ModelSpec
 
 
 @dataclass
@@ -156,6 +156,19 @@ PLACEMENTS: Registry[PlacementPolicy] = Registry("placement policy")
 register_placement = PLACEMENTS.register
 #: Instantiate a placement policy by name (unknown names list the valid ones).
 make_placement = PLACEMENTS.create
+
+
+def check_gpu_kinds(kinds) -> tuple[str, ...]:
+    """The ``gpu_kinds`` placement option: neuron kinds that may have GPU copies (a subset of
+    ``NEURON_KINDS``); a bad name is an InputError naming the valid ones."""
+    if isinstance(kinds, str) or not all(isinstance(k, str) for k in kinds):
+        raise InputError(f"placement option gpu_kinds: expected a list of neuron kinds "
+                         f"{list(NEURON_KINDS)}, got {kinds!r}")
+    bad = [k for k in kinds if k not in NEURON_KINDS]
+    if bad:
+        raise InputError(f"placement option gpu_kinds: unknown neuron kind {bad[0]!r} "
+                         f"(valid: {', '.join(NEURON_KINDS)})")
+    return tuple(kinds)
 
 
 def snake_dimms(n: int, d: int) -> np.ndarray:

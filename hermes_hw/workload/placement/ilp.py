@@ -20,7 +20,9 @@ solver returns is arbitrary (CBC and HiGHS put 327k vs 517k OPT-13B neurons on t
 objective, docs/workload.md). ``min_gpu_bytes=True`` adds ``1 us x GPU bytes / GPU capacity`` to
 the objective, so among (near-)optimal plans the one with the fewest GPU bytes is taken; the
 default (False) keeps the committed calibration's CBC plans (docs/calibration.md, "Placement
-ties", has both measured).
+ties", has both measured). ``gpu_kinds`` (default both kinds) names the neuron kinds that may have
+GPU copies; the others' GPU counts are fixed at 0 (Hermes-host's ``host.attention:
+dense_gpu_first`` places the attention itself and lets the ILP place only MLP neurons).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ import numpy as np
 import pulp
 
 from hermes_hw.errors import InputError
+from hermes_hw.workload.models.spec import NEURON_KINDS
 from hermes_hw.workload.placement.base import (
     Placement,
     PlacementPolicy,
     PlacementProblem,
+    check_gpu_kinds,
     register_placement,
     snake_dimms,
 )
@@ -58,13 +62,15 @@ class IlpPlacement(PlacementPolicy):
 
     def __init__(self, groups_per_block: int = 16, time_limit_s: float = 60.0,
                  gap: float = 1e-3, group_size: int | None = None,
-                 dimm_symmetry: bool = True, min_gpu_bytes: bool = False) -> None:
+                 dimm_symmetry: bool = True, min_gpu_bytes: bool = False,
+                 gpu_kinds: tuple[str, ...] | list[str] = NEURON_KINDS) -> None:
         self.groups_per_block = groups_per_block
         self.time_limit_s = time_limit_s
         self.gap = gap
         self.group_size = group_size
         self.dimm_symmetry = dimm_symmetry
         self.min_gpu_bytes = min_gpu_bytes
+        self.gpu_kinds = check_gpu_kinds(gpu_kinds)
 
     def _groups(self, f_sorted: np.ndarray) -> list[tuple[int, int]]:
         """Group boundaries: fixed ``group_size``, else equal frequency mass per group (hot
@@ -103,11 +109,18 @@ class IlpPlacement(PlacementPolicy):
             grp = self._groups(f[order])
             groups.append(grp)
             load = {u: [] for u in units}
+            # a block whose kind may not have GPU copies gets no GPU variable (a constant 0:
+            # CBC's pre-processing can call a row of zero-bounded variables infeasible)
+            gpu_ok = (problem.model.blocks[b].kind in self.gpu_kinds
+                      and problem.gpu_capacity_bytes > 0)
             for g, (lo, hi) in enumerate(grp):
                 fbar = float(f[order[lo:hi]].mean())
                 for u in units:
-                    var = _variable(prob, f"n_{b}_{g}_{u}", lowBound=0, upBound=hi - lo,
-                                    cat="Integer")
+                    if u == 0 and not gpu_ok:
+                        var = pulp.LpAffineExpression(0)
+                    else:
+                        var = _variable(prob, f"n_{b}_{g}_{u}", lowBound=0, upBound=hi - lo,
+                                        cat="Integer")
                     counts[b, g, u] = var
                     load[u].append((fbar, var))
                 prob += pulp.lpSum(counts[b, g, u] for u in units) == hi - lo

@@ -9,10 +9,12 @@ import heapq
 
 import numpy as np
 
+from hermes_hw.workload.models.spec import NEURON_KINDS
 from hermes_hw.workload.placement.base import (
     Placement,
     PlacementPolicy,
     PlacementProblem,
+    check_gpu_kinds,
     register_placement,
     snake_dimms,
 )
@@ -44,8 +46,10 @@ class GreedyPlacement(PlacementPolicy):
     """Give the GPU, chunk by chunk, the hottest neurons of the block whose cost falls most per
     byte, while the GPU has room; DIMM loads balanced in snake order (an LPT-like deal)."""
 
-    def __init__(self, chunks_per_block: int = 256) -> None:
+    def __init__(self, chunks_per_block: int = 256,
+                 gpu_kinds: tuple[str, ...] | list[str] = NEURON_KINDS) -> None:
         self.chunks_per_block = chunks_per_block
+        self.gpu_kinds = check_gpu_kinds(gpu_kinds)
 
     def place(self, problem: PlacementProblem, rng: np.random.Generator) -> Placement:
         d, ts = problem.system.n_dimms, problem.system.t_sync_s
@@ -71,7 +75,8 @@ class GreedyPlacement(PlacementPolicy):
                 heapq.heappush(heap, (-gain / ((k2 - k[b]) * bpn[b]), b, int(k2)))
 
         for b in range(problem.n_blocks):
-            push(b)
+            if problem.model.blocks[b].kind in self.gpu_kinds:
+                push(b)
         room = problem.gpu_capacity_bytes
         while heap:
             _, b, k2 = heapq.heappop(heap)
