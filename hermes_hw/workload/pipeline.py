@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,29 +205,35 @@ class Workload:
         block_of = layout.block_of_flat()
         starts = layout.bit_offsets[:-1]
 
-        # prefill: frequencies, correlation table, predictor state
-        t1 = time.perf_counter()
-        prefill_freq, partners = prefill_statistics(trace)
-        predictor = make_predictor(o.predictor, **o.predictor_options)
-        predictor.start(PredictorContext(trace, prefill_freq, partners, valid))
-        counter = None
-        if predictor.hotness() is None:  # keep a Hermes token-wise counter for the adjustment
-            counter = HermesPredictor()
-            counter.start(PredictorContext(trace, prefill_freq, partners, valid))
-        timings["prefill"] = time.perf_counter() - t1
+        # offline placement: with the offline profile it does not depend on the prompt
+        # statistics, so it is solved in a worker thread (PuLP's CBC runs as a subprocess)
+        # while they are computed; with the prompt's frequencies it waits for them
+        def solve(freq: np.ndarray):
+            t2 = time.perf_counter()
+            problem = PlacementProblem(model, layout, np.where(valid, freq, 0.0), o.system,
+                                       trace.neuron_ids)
+            policy = make_placement(o.placement, **o.placement_options)
+            placement = policy.place(problem, np.random.default_rng([o.seed, 0x9A]))
+            placement.solve_seconds = placement.solve_seconds or (time.perf_counter() - t2)
+            timings["placement"] = time.perf_counter() - t2
+            return problem, placement
 
-        # offline placement
-        t2 = time.perf_counter()
-        if o.placement_frequencies == "offline" and trace.offline_frequencies is not None:
-            freq = trace.offline_frequencies.astype(np.float64)
-        else:
-            freq = prefill_freq.astype(np.float64)
-        freq = np.where(valid, freq, 0.0)
-        problem = PlacementProblem(model, layout, freq, o.system, trace.neuron_ids)
-        policy = make_placement(o.placement, **o.placement_options)
-        placement = policy.place(problem, np.random.default_rng([o.seed, 0x9A]))
-        placement.solve_seconds = placement.solve_seconds or (time.perf_counter() - t2)
-        timings["placement"] = time.perf_counter() - t2
+        offline = o.placement_frequencies == "offline" and trace.offline_frequencies is not None
+        with ThreadPoolExecutor(1) as pool:
+            solving = (pool.submit(solve, trace.offline_frequencies.astype(np.float64))
+                       if offline else None)
+            # prefill: frequencies, correlation table, predictor state
+            t1 = time.perf_counter()
+            prefill_freq, partners = prefill_statistics(trace)
+            predictor = make_predictor(o.predictor, **o.predictor_options)
+            predictor.start(PredictorContext(trace, prefill_freq, partners, valid))
+            counter = None
+            if predictor.hotness() is None:  # keep a Hermes token-wise counter (adjustment)
+                counter = HermesPredictor()
+                counter.start(PredictorContext(trace, prefill_freq, partners, valid))
+            timings["prefill"] = time.perf_counter() - t1
+            problem, placement = (solving.result() if solving is not None
+                                  else solve(prefill_freq.astype(np.float64)))
         on_gpu, dimm = placement.on_gpu.copy(), placement.dimm.copy()
         static_dimm = placement.dimm.copy()
 
