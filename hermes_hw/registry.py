@@ -12,10 +12,11 @@ A Registry is a dict from name to factory, so ``name in REG`` and iteration work
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from hermes_hw.errors import unknown_name
+from hermes_hw.errors import InputError, closest_match_hint, unknown_name
 
 T = TypeVar("T")
 
@@ -38,7 +39,17 @@ class Registry(dict, Generic[T]):
         return deco
 
     def create(self, name: str, **options: Any) -> T:
-        """Instantiate component ``name``; unknown names list the valid ones."""
+        """Instantiate component ``name``; unknown names and unknown options list the valid
+        ones."""
         if name not in self:
             raise unknown_name(self.kind, name, self)
-        return self[name](**options)
+        factory = self[name]
+        params = inspect.signature(factory).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            valid = [k for k, p in params.items()
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            for key in options:
+                if key not in valid:
+                    raise InputError(f"unknown option '{key}' of {self.kind} '{name}'"
+                                     f"{closest_match_hint(key, valid)}")
+        return factory(**options)

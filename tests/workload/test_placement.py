@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from hermes_hw.errors import InputError
 from hermes_hw.workload.activations import BlockLayout, SyntheticSource
 from hermes_hw.workload.models import load_model
 from hermes_hw.workload.placement import (
@@ -91,6 +92,14 @@ def test_min_gpu_bytes_keeps_the_optimum_and_leaves_idle_neurons_off_the_gpu(sym
     assert not (tied.on_gpu & idle).any()
     assert check_capacities(problem, tied)["gpu_bytes"] <= \
         check_capacities(problem, plain)["gpu_bytes"]
+
+
+def test_bad_placement_options_are_one_line_errors():
+    with pytest.raises(InputError, match="unknown option 'min_gpu_bytess'.*did you mean "
+                                         "'min_gpu_bytes'"):
+        make_placement("ilp", min_gpu_bytess=True)
+    with pytest.raises(InputError, match="min_gpu_bytes: expected true or false"):
+        make_placement("ilp", min_gpu_bytes="maybe")
 
 
 def _llama_problem(gpu_gb=20.0):

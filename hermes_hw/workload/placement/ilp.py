@@ -69,6 +69,9 @@ class IlpPlacement(PlacementPolicy):
         self.gap = gap
         self.group_size = group_size
         self.dimm_symmetry = dimm_symmetry
+        if not isinstance(min_gpu_bytes, bool):
+            raise InputError(f"placement option min_gpu_bytes: expected true or false, got "
+                             f"{min_gpu_bytes!r}")
         self.min_gpu_bytes = min_gpu_bytes
         self.gpu_kinds = check_gpu_kinds(gpu_kinds)
 
