@@ -6,20 +6,12 @@ Expected values are hand calculations on tiny-opt (configs/models/tiny-opt.yaml:
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from hermes_hw.errors import InputError
 from hermes_hw.systems import RunOptions, simulate
 from hermes_hw.systems.base import SimContext, make_system
-from hermes_hw.workload.activations import BlockLayout, SyntheticSource
 from hermes_hw.workload.models import load_model
-from hermes_hw.workload.placement import (
-    PlacementProblem,
-    SystemParams,
-    check_capacities,
-    make_placement,
-)
 
 RUN = RunOptions(input_tokens=16, output_tokens=4)
 GIB = 2**30
@@ -95,25 +87,3 @@ def test_split_default_is_unchanged_and_the_option_is_hermes_host_only():
                  overrides={"host": {"attention": "dense_gpu_first"}})
     with pytest.raises(InputError, match="workload.placement"):
         _host(LM_HEAD + 4 * LAYER_ATTN, workload={"placement": "random"})
-
-
-@pytest.mark.parametrize("policy", ["ilp", "greedy"])
-def test_placement_gpu_kinds_keeps_attention_neurons_off_the_gpu(policy):
-    model = load_model("llama2-13b")
-    layout = BlockLayout.for_model(model)
-    base = SyntheticSource().base_frequencies(model)
-    flat = np.zeros(layout.total_bits)
-    for b in range(len(model.blocks)):
-        flat[layout.block_slice(b)] = base[b]
-    problem = PlacementProblem(model, layout, flat,
-                               SystemParams(gpu_weight_budget_bytes=8 * 10**9))
-    kind = np.array([model.blocks[b].kind for b in layout.block_of_flat()])
-    both = make_placement(policy).place(problem, np.random.default_rng(1))
-    assert both.on_gpu[kind == "attention"].any()  # without the option QKV rows are chosen
-    pl = make_placement(policy, gpu_kinds=["mlp"]).place(problem, np.random.default_rng(1))
-    assert not pl.on_gpu[kind == "attention"].any()
-    cap = check_capacities(problem, pl)
-    assert cap["ok"], cap
-    assert cap["gpu_bytes"] > 0  # MLP neurons take GPU seats instead
-    with pytest.raises(InputError, match="valid: attention, mlp"):
-        make_placement(policy, gpu_kinds=["qkv"])

@@ -160,3 +160,19 @@ def test_remap_balances_pairs_and_counts_moves():
     assert load.tolist() == [6, 9]
     assert src.tolist() == [0, 0] and dst.tolist() == [1, 1]
     assert imbalance(load) == pytest.approx(9 / 7.5)
+
+
+@pytest.mark.parametrize("policy", ["ilp", "greedy"])
+def test_placement_gpu_kinds_keeps_attention_neurons_off_the_gpu(policy):
+    problem = _llama_problem(8.0)
+    model, layout = problem.model, problem.layout
+    kind = np.array([model.blocks[b].kind for b in layout.block_of_flat()])
+    both = make_placement(policy).place(problem, np.random.default_rng(1))
+    assert both.on_gpu[kind == "attention"].any()  # without the option QKV rows are chosen
+    pl = make_placement(policy, gpu_kinds=["mlp"]).place(problem, np.random.default_rng(1))
+    assert not pl.on_gpu[kind == "attention"].any()
+    cap = check_capacities(problem, pl)
+    assert cap["ok"], cap
+    assert cap["gpu_bytes"] > 0  # MLP neurons take GPU seats instead
+    with pytest.raises(InputError, match="valid: attention, mlp"):
+        make_placement(policy, gpu_kinds=["qkv"])
