@@ -47,6 +47,27 @@ def _paper(args: argparse.Namespace) -> int:
     return 0 if s["median_abs_error"] < 0.10 and s["max_abs_error"] <= 0.25 else 1
 
 
+def _gpu(args: argparse.Namespace) -> int:
+    import statistics
+    from pathlib import Path
+
+    from hermes_hw.gpu import get_profile
+    from hermes_hw.gpu.calibrate import measurements_from_json
+    from hermes_hw.gpu.fit import prediction_rows, table_markdown
+
+    info, measurements = measurements_from_json(Path(args.raw))
+    profile = get_profile(args.profile)
+    rows = prediction_rows(profile, measurements)
+    print(table_markdown(profile, rows, f"{profile.name} profile vs measurements of "
+                         f"{info['name']} ({info.get('date', '?')}, {args.raw})"), end="")
+    errors = [abs(r.error) for r in rows if r.error is not None]
+    if errors:
+        print(f"All timed cases (none of them fitted to this profile unless it was calibrated on "
+              f"these measurements): {len(errors)}, median |error| "
+              f"{100 * statistics.median(errors):.1f}%, max {100 * max(errors):.1f}%.")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("validate", help="compare against reference results")
     sub = parser.add_subparsers(dest="validate_command", metavar="WHAT", required=True)
@@ -66,3 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     paper.add_argument("--cell", action="append", metavar="MODEL/SYSTEM",
                        help="only this cell, e.g. llama2-13b/hermes (repeatable)")
     paper.set_defaults(func=_paper)
+    gpu = sub.add_parser("gpu", help="a GPU profile's predictions vs kernel times recorded by "
+                         "`hermes gpu calibrate --raw` (e.g. a profile built for one card vs "
+                         "measurements of another)")
+    gpu.add_argument("raw", help="raw measurements JSON (e.g. docs/gpu_calibration/h200.raw.json)")
+    gpu.add_argument("--profile", required=True,
+                     help="profile name (see `hermes gpu list`) or a .yaml path")
+    gpu.set_defaults(func=_gpu)

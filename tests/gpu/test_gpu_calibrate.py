@@ -13,6 +13,7 @@ from _gpu_fakebench import (
     H2D,
     INFO,
     OVERHEAD_NS,
+    PEAK_BW,
     SYNC_NS,
     FakeBench,
     truth_profile,
@@ -29,10 +30,11 @@ from hermes_hw.gpu.calibrate import (
     slug,
 )
 from hermes_hw.gpu.datasheets import find_datasheet
-from hermes_hw.gpu.fit import default_grid, fit_pcie_line, prediction_rows
+from hermes_hw.gpu.fit import _merge_points, default_grid, fit_pcie_line, prediction_rows
 
 REPO = Path(__file__).resolve().parents[2]
 H100_RAW = REPO / "docs" / "gpu_calibration" / "h100-80gb-hbm3.raw.json"
+H200_RAW = REPO / "docs" / "gpu_calibration" / "h200.raw.json"
 
 
 def _fit(tmp_path, bench=None):
@@ -120,6 +122,31 @@ def test_from_raw_round_trip_through_the_cli(tmp_path, capsys):
     assert "All held-out (check) cases" in capsys.readouterr().out
 
 
+def test_validate_gpu_reports_a_profile_against_recorded_times(tmp_path, capsys):
+    """The profile that generated the times predicts them back; one with twice the memory
+    bandwidth predicts a memory-bound GEMV's body (time - overhead) at half: hand-worked."""
+    from hermes_hw.gpu.profile import profile_to_yaml
+
+    meas = measure_grid(FakeBench(), default_grid(), log=lambda line: None)
+    raw = tmp_path / "raw.json"
+    raw.write_text(measurements_to_json(INFO, meas))
+    truth = truth_profile()
+    (tmp_path / "truth.yaml").write_text(profile_to_yaml(truth))
+    assert main(["validate", "gpu", str(raw), "--profile", str(tmp_path / "truth.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "All timed cases" in out and "max 0.0%" in out.splitlines()[-1]
+
+    fast = truth.model_copy(update={"peak_memory_bandwidth_gbps": truth.peak_memory_bandwidth_gbps
+                                    .model_copy(update={"value": 2 * PEAK_BW})})
+    (tmp_path / "fast.yaml").write_text(profile_to_yaml(fast))
+    assert main(["validate", "gpu", str(raw), "--profile", str(tmp_path / "fast.yaml")]) == 0
+    big = next(m for m in meas if m.case.kernel == "gemv" and m.case.shape["rows"] == 16384)
+    expected = (OVERHEAD_NS + (big.time_ns - OVERHEAD_NS) / 2 - big.time_ns) / big.time_ns
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| gemv | rows=16384 cols=16384 batch=1 |"))
+    assert row.split("|")[7].strip() == f"{100 * expected:+.1f}%"
+
+
 def test_bad_raw_file_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "raw.json"
     bad.write_text(json.dumps({"device": {}, "measurements": []}))
@@ -129,16 +156,36 @@ def test_bad_raw_file_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "x.yaml").exists()
 
 
-def test_committed_h100_profile_is_the_fit_of_the_committed_measurements(tmp_path):
-    info, meas = measurements_from_json(H100_RAW)
+@pytest.mark.parametrize(("raw", "name"), [(H100_RAW, "h100-80gb-hbm3"), (H200_RAW, "h200")])
+def test_committed_profile_is_the_fit_of_the_committed_measurements(tmp_path, raw, name):
+    info, meas = measurements_from_json(raw)
     refit, _ = fit_and_write(info, meas, out=tmp_path / "h.yaml", table=None, name=None)
-    assert refit == get_profile("h100-80gb-hbm3")
+    assert refit == get_profile(name)
 
 
-def test_h100_held_out_error_is_recorded_and_bounded():
-    """Validation on the committed H100 measurements (docs/gpu_model.md has the whole table)."""
-    info, meas = measurements_from_json(H100_RAW)
-    rows = prediction_rows(get_profile("h100-80gb-hbm3"), meas)
+def test_a_smaller_kernel_slower_than_a_larger_one_is_pooled_with_it():
+    """Curve points are (size, eff) with time proportional to size / eff. Hand-worked cases of
+    the monotone least-squares fit in log-time (pool adjacent violators)."""
+    def times(points):
+        return [s / e for s, e in _merge_points(points)]
+
+    # times 1, 3, 4: already non-decreasing, kept
+    assert times([(1.0, 1.0), (2.0, 2 / 3), (4.0, 1.0)]) == pytest.approx([1, 3, 4], rel=1e-4)
+    # times 2, 6, 4: the middle point is slower than the larger one; both become sqrt(6 x 4)
+    pooled = (6 * 4) ** 0.5
+    assert times([(1.0, 0.5), (2.0, 1 / 3), (4.0, 1.0)]) == pytest.approx([2, pooled, pooled],
+                                                                        rel=1e-4)
+    # two measurements at size 2 weigh twice: 6^(2/3) x 4^(1/3)
+    pooled = (6 * 6 * 4) ** (1 / 3)
+    assert times([(1.0, 0.5), (2.0, 1 / 3), (2.0, 1 / 3), (4.0, 1.0)]) == pytest.approx(
+        [2, pooled, pooled], rel=1e-4)
+
+
+@pytest.mark.parametrize(("raw", "name"), [(H100_RAW, "h100-80gb-hbm3"), (H200_RAW, "h200")])
+def test_held_out_error_is_recorded_and_bounded(raw, name):
+    """Validation on the committed measurements (docs/gpu_model.md has the whole tables)."""
+    info, meas = measurements_from_json(raw)
+    rows = prediction_rows(get_profile(name), meas)
     by_kernel: dict[str, list[float]] = {}
     for r in rows:
         if r.error is not None and r.case.role == "check":

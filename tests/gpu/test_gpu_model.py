@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hermes_hw.gpu import GpuTimingModel, get_profile, kernels
 
 DATASHEET = ("rtx4090", "rtx3090", "t4", "a100-40gb")
-ALL = (*DATASHEET, "h100-80gb-hbm3")
+ALL = (*DATASHEET, "h100-80gb-hbm3", "h200")
 
 
 @pytest.fixture(scope="module")

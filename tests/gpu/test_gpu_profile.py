@@ -18,7 +18,7 @@ from hermes_hw.gpu import (
 from hermes_hw.gpu.profile import profile_to_yaml
 from hermes_hw.gpu.registry import gpus_dir
 
-BUILTIN = ("rtx4090", "rtx3090", "t4", "a100-40gb", "h100-80gb-hbm3")
+BUILTIN = ("rtx4090", "rtx3090", "t4", "a100-40gb", "h100-80gb-hbm3", "h200")
 
 
 def _raw(name: str) -> dict:
