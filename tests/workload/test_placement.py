@@ -94,12 +94,42 @@ def test_min_gpu_bytes_keeps_the_optimum_and_leaves_idle_neurons_off_the_gpu(sym
         check_capacities(problem, plain)["gpu_bytes"]
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.5])
+def test_lp_rounding_keeps_a_plan_within_the_gap_else_branches(gap):
+    # one block of 4 neurons firing 0.9, room for 1.5 of them on the GPU, no sync cost, 2 DIMMs:
+    # the LP puts 1.5 on the GPU (DIMM term t_dimm x 0.9 x 2.5 / 2 sets the block time), the
+    # best integer plan 1 (t_dimm x 0.9 x 3 / 2, 20% above the bound). Rounding down gives that
+    # plan; it is kept only if 20% is within the gap.
+    problem = _small_problem([[0.9] * 4, [0.0] * 4], 1)
+    problem.system.t_sync_s = 0.0
+    problem.system.gpu_weight_budget_bytes = int(1.5 * problem.model.blocks[0].bytes_per_neuron)
+    pl = IlpPlacement(group_size=1, gap=gap).place(problem, np.random.default_rng(0))
+    td = problem.t_dimm[0]
+    assert pl.info["lp_bound_s"] == pytest.approx(td * 0.9 * 2.5 / 2, rel=1e-9)
+    assert pl.info["ilp_objective_s"] == pytest.approx(td * 0.9 * 3 / 2, rel=1e-9)
+    assert pl.info["method"] == ("lp-rounding" if gap >= 0.2 else "mip")
+    assert int(pl.on_gpu.sum()) == 1 and check_capacities(problem, pl)["ok"]
+
+
+def test_lp_rounding_matches_branch_and_bound_within_the_gap():
+    problem = _llama_problem()
+    rounded = IlpPlacement().place(problem, np.random.default_rng(0))
+    branched = IlpPlacement(lp_rounding=False).place(problem, np.random.default_rng(0))
+    assert (rounded.info["method"], branched.info["method"]) == ("lp-rounding", "mip")
+    bound = rounded.info["lp_bound_s"]
+    assert bound <= rounded.info["ilp_objective_s"] <= bound * (1 + 1e-3)
+    assert objective(problem, rounded) <= objective(problem, branched) * (1 + 1e-3)
+    assert check_capacities(problem, rounded)["ok"]
+
+
 def test_bad_placement_options_are_one_line_errors():
     with pytest.raises(InputError, match="unknown option 'min_gpu_bytess'.*did you mean "
                                          "'min_gpu_bytes'"):
         make_placement("ilp", min_gpu_bytess=True)
     with pytest.raises(InputError, match="min_gpu_bytes: expected true or false"):
         make_placement("ilp", min_gpu_bytes="maybe")
+    with pytest.raises(InputError, match="lp_rounding: expected true or false"):
+        make_placement("ilp", lp_rounding=1)
 
 
 def _llama_problem(gpu_gb=20.0):

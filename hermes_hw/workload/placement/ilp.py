@@ -58,12 +58,16 @@ class IlpPlacement(PlacementPolicy):
     """``dimm_symmetry`` (default): the DIMMs are identical, so one aggregated DIMM unit with time
     ``T_dimm * load / D`` replaces the D per-DIMM units (the solved counts are split evenly, in
     snake order of frequency); ``False`` keeps the paper's per-DIMM variables (small instances).
+    ``lp_rounding`` (default, with ``dimm_symmetry``): solve the LP relaxation, round every GPU
+    count down and keep that plan when its objective is within ``gap`` of the LP bound (so within
+    ``gap`` of the optimum); otherwise, or with ``False``, CBC's branch and bound.
     """
 
     def __init__(self, groups_per_block: int = 16, time_limit_s: float = 60.0,
                  gap: float = 1e-3, group_size: int | None = None,
                  dimm_symmetry: bool = True, min_gpu_bytes: bool = False,
-                 gpu_kinds: tuple[str, ...] | list[str] = NEURON_KINDS) -> None:
+                 gpu_kinds: tuple[str, ...] | list[str] = NEURON_KINDS,
+                 lp_rounding: bool = True) -> None:
         self.groups_per_block = groups_per_block
         self.time_limit_s = time_limit_s
         self.gap = gap
@@ -73,6 +77,10 @@ class IlpPlacement(PlacementPolicy):
             raise InputError(f"placement option min_gpu_bytes: expected true or false, got "
                              f"{min_gpu_bytes!r}")
         self.min_gpu_bytes = min_gpu_bytes
+        if not isinstance(lp_rounding, bool):
+            raise InputError(f"placement option lp_rounding: expected true or false, got "
+                             f"{lp_rounding!r}")
+        self.lp_rounding = lp_rounding
         self.gpu_kinds = check_gpu_kinds(gpu_kinds)
 
     def _groups(self, f_sorted: np.ndarray) -> list[tuple[int, int]]:
@@ -105,6 +113,7 @@ class IlpPlacement(PlacementPolicy):
         z = [_variable(prob, f"z_{b}", lowBound=0) for b in range(problem.n_blocks)]
         prob += pulp.lpSum(z)
         gpu_bytes, dimm_bytes = [], [[] for _ in range(d)]
+        loads = []  # per block: {unit: [(fbar, count expression)]}, for the LP rounding
         for b in range(problem.n_blocks):
             f = problem.block_frequency(b)
             order = np.argsort(-f, kind="stable")
@@ -130,6 +139,7 @@ class IlpPlacement(PlacementPolicy):
                 gpu_bytes.append(int(bpn[b]) * counts[b, g, 0])
                 for j in range(len(units) - 1):
                     dimm_bytes[j].append(int(bpn[b]) * counts[b, g, j + 1])
+            loads.append(load)
             prob += z[b] >= scale * (tg[b] * pulp.lpSum(fb * v for fb, v in load[0]) + 2 * ts)
             share = 1.0 / d if sym else 1.0
             for j in range(len(units) - 1):
@@ -143,24 +153,76 @@ class IlpPlacement(PlacementPolicy):
         cap = problem.dimm_capacity_bytes * (d if sym else 1)
         for j in range(len(units) - 1):
             prob += pulp.lpSum(dimm_bytes[j]) <= cap
+        method, lp_bound = "mip", None
+        if sym and self.lp_rounding:
+            # the LP relaxation is nearly integral (groups hold thousands of neurons): solve it,
+            # round the GPU counts down, and keep that plan if it is within the gap of the LP
+            # bound (a certificate); else branch and bound as before. CBC's own heuristics find
+            # no integer point on Falcon-40B until node 671 (1.9 s); the LP takes 0.04 s.
+            status = self._solve(prob, mip=False)
+            if pulp.LpStatus[status] == "Optimal":
+                lp_bound = float(pulp.value(prob.objective))
+                rounded = self._round_down(prob, problem, groups, counts, loads, z, scale, bpn)
+                if rounded is not None and rounded - lp_bound <= self.gap * abs(lp_bound):
+                    method = "lp-rounding"
+        if method == "mip":
+            status = self._solve(prob, mip=True)
+        placement = self._assign(problem, orders, groups, counts)
+        placement.solve_seconds = time.perf_counter() - t0
+        placement.info = {
+            "ilp_objective_s": float(pulp.value(prob.objective)) / scale,
+            "status": pulp.LpStatus[status],
+            "method": method,
+            "variables": len(counts) + len(z),
+        }
+        if lp_bound is not None:
+            placement.info["lp_bound_s"] = lp_bound / scale
+        return placement
+
+    def _solve(self, prob: pulp.LpProblem, *, mip: bool) -> int:
+        """Solve with the bundled CBC (``mip=False``: the LP relaxation); raise on infeasible."""
         with warnings.catch_warnings():  # PuLP 3 flags its bundled CBC as deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
             solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit_s,
-                                       gapRel=self.gap)
+                                       gapRel=self.gap, mip=mip)
             status = prob.solve(solver)
         if pulp.LpStatus[status] not in ("Optimal",) and prob.sol_status not in (1, 2):
             raise InputError(
                 f"placement ILP is {pulp.LpStatus[status]}: the model does not fit the GPU and "
                 "DIMM capacities (check the system's capacities)"
             )
-        placement = self._assign(problem, orders, groups, counts)
-        placement.solve_seconds = time.perf_counter() - t0
-        placement.info = {
-            "ilp_objective_s": float(pulp.value(prob.objective)) / scale,
-            "status": pulp.LpStatus[status],
-            "variables": len(counts) + len(z),
-        }
-        return placement
+        return status
+
+    @staticmethod
+    def _round_down(prob: pulp.LpProblem, problem: PlacementProblem, groups, counts, loads, z,
+                    scale: float, bpn) -> float | None:
+        """Round the LP solution's GPU counts down (the rest of each group to the aggregated
+        DIMM unit), set every variable to that integer plan, and return its objective; None
+        (variables untouched) if it breaks a capacity."""
+        plan: dict[tuple[int, int, int], int] = {}
+        gpu_bytes = dimm_bytes = 0
+        for b, grp in enumerate(groups):
+            for g, (lo, hi) in enumerate(grp):
+                var = counts[b, g, 0]
+                n0 = 0
+                if isinstance(var, pulp.LpVariable):
+                    n0 = min(hi - lo, max(0, int(np.floor((var.varValue or 0.0) + 1e-6))))
+                plan[b, g, 0], plan[b, g, 1] = n0, hi - lo - n0
+                gpu_bytes += int(bpn[b]) * n0
+                dimm_bytes += int(bpn[b]) * (hi - lo - n0)
+        if (gpu_bytes > problem.gpu_capacity_bytes
+                or dimm_bytes > problem.dimm_capacity_bytes * problem.system.n_dimms):
+            return None
+        for key, n in plan.items():
+            if isinstance(counts[key], pulp.LpVariable):
+                counts[key].varValue = n
+        d, ts = problem.system.n_dimms, problem.system.t_sync_s
+        for b, load in enumerate(loads):
+            gpu = sum(fb * float(pulp.value(v) or 0.0) for fb, v in load[0])
+            dimm = sum(fb * float(pulp.value(v) or 0.0) for fb, v in load[1])
+            z[b].varValue = scale * max(problem.t_gpu[b] * gpu + 2 * ts,
+                                        problem.t_dimm[b] * dimm / d)
+        return float(pulp.value(prob.objective))
 
     def _assign(self, problem, orders, groups, counts) -> Placement:
         layout, d = problem.layout, problem.system.n_dimms
