@@ -83,3 +83,132 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
         }
     }
 }
+
+/* ---- numpy's PCG64: state = state * MUL + inc (mod 2^128), then output XSL-RR(state) ---- */
+
+#define PCG_MUL_HI 0x2360ED051FC65DA4ull
+#define PCG_MUL_LO 0x4385DF649FCCF645ull
+#define PCG_LANES 4 /* interleaved generators: the LCG step is latency-bound */
+
+typedef struct {
+    uint64_t hi, lo;
+} u128;
+
+#if defined(__SIZEOF_INT128__)
+static inline u128 mul_add(u128 a, u128 m, u128 c)
+{
+    __uint128_t r = ((((__uint128_t)a.hi) << 64) | a.lo) * ((((__uint128_t)m.hi) << 64) | m.lo) +
+                    ((((__uint128_t)c.hi) << 64) | c.lo);
+    return (u128){(uint64_t)(r >> 64), (uint64_t)r};
+}
+#else
+/* portable fallback: high 64 bits of a 64 x 64-bit product from 32-bit halves */
+static inline uint64_t mulhi64(uint64_t a, uint64_t b)
+{
+    uint64_t a0 = a & 0xFFFFFFFFu, a1 = a >> 32, b0 = b & 0xFFFFFFFFu, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (p01 & 0xFFFFFFFFu) + (p10 & 0xFFFFFFFFu);
+    return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+static inline u128 mul_add(u128 a, u128 m, u128 c)
+{
+    uint64_t lo = a.lo * m.lo;
+    uint64_t hi = mulhi64(a.lo, m.lo) + a.hi * m.lo + a.lo * m.hi;
+    uint64_t sum = lo + c.lo;
+    return (u128){hi + c.hi + (sum < lo), sum};
+}
+#endif
+
+static inline uint64_t xsl_rr(u128 s)
+{
+    uint64_t x = s.hi ^ s.lo;
+    unsigned r = (unsigned)(s.hi >> 58);
+    return (x >> r) | (x << ((64u - r) & 63u));
+}
+
+static inline void put64(unsigned char *out, int64_t i, uint64_t v)
+{
+    memcpy(out + 8 * i, &v, 8); /* host byte order, as numpy's .view of the raws */
+}
+
+/* count raws into out (8 * count bytes); *s is left at the state of the last raw */
+static void pcg_fill(u128 *s, u128 inc, unsigned char *out, int64_t count)
+{
+    const u128 m = {PCG_MUL_HI, PCG_MUL_LO};
+    u128 cur = *s;
+    int64_t i = 0;
+    if (count >= 2 * PCG_LANES) {
+        /* lane j holds the state of raw i + j; a jump of PCG_LANES steps is s * ml + cl */
+        const u128 zero = {0, 0};
+        u128 lane[PCG_LANES], ml = {0, 1}, cl = {0, 0};
+        for (int j = 0; j < PCG_LANES; j++) {
+            cur = mul_add(cur, m, inc);
+            lane[j] = cur;
+            ml = mul_add(ml, m, zero);
+            cl = mul_add(cl, m, inc);
+        }
+        for (;;) {
+            for (int j = 0; j < PCG_LANES; j++)
+                put64(out, i + j, xsl_rr(lane[j]));
+            i += PCG_LANES;
+            if (i + PCG_LANES > count)
+                break;
+            for (int j = 0; j < PCG_LANES; j++)
+                lane[j] = mul_add(lane[j], ml, cl);
+        }
+        cur = lane[PCG_LANES - 1];
+    }
+    for (; i < count; i++) {
+        cur = mul_add(cur, m, inc);
+        put64(out, i, xsl_rr(cur));
+    }
+    *s = cur;
+}
+
+void hs_pcg64_raw(uint64_t *pcg, uint64_t *out, int64_t count)
+{
+    u128 s = {pcg[0], pcg[1]};
+    const u128 inc = {pcg[2], pcg[3]};
+    pcg_fill(&s, inc, (unsigned char *)out, count);
+    pcg[0] = s.hi;
+    pcg[1] = s.lo;
+}
+
+/* ---- one request, every chunk and block (see synth.h) ---- */
+
+int64_t hs_synth_request(uint64_t *pcg, const hs_block *blocks, int64_t nblocks,
+                         uint16_t keep_thr, uint8_t couple_thr, uint8_t *dest,
+                         int64_t dest_stride, int64_t tokens, int64_t chunk, uint16_t *scratch,
+                         int64_t slot_elems, uint8_t *inherit_scratch)
+{
+    u128 s = {pcg[0], pcg[1]};
+    const u128 inc = {pcg[2], pcg[3]};
+    int64_t drawn = 0;
+    for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
+        const int64_t n_tok = tokens - t0 < chunk ? tokens - t0 : chunk;
+        for (int64_t b = 0; b < nblocks; b++) {
+            const hs_block *blk = &blocks[b];
+            const int64_t elems = n_tok * blk->count;
+            uint16_t *w = scratch + blk->slot * slot_elems;
+            const int64_t w_raws = (elems + 3) / 4;
+            pcg_fill(&s, inc, (unsigned char *)w, w_raws);
+            drawn += w_raws;
+            const uint16_t *parent = NULL;
+            const uint8_t *inherit = NULL;
+            if (blk->parent >= 0) {
+                const int64_t i_raws = (elems + 15) / 16;
+                pcg_fill(&s, inc, inherit_scratch, i_raws);
+                drawn += i_raws;
+                parent = scratch + blocks[blk->parent].slot * slot_elems;
+                inherit = inherit_scratch;
+            }
+            hs_markov_block(w, inherit, couple_thr, parent, blk->fresh, blk->fire0, keep_thr,
+                            blk->state, t0 > 0, dest + t0 * dest_stride + blk->dest_offset,
+                            dest_stride, n_tok, blk->count);
+        }
+    }
+    pcg[0] = s.hi;
+    pcg[1] = s.lo;
+    return drawn;
+}
