@@ -41,6 +41,27 @@ static inline void step(uint8_t *state, uint8_t *out, int64_t j, unsigned fires,
     out[j] |= s;
 }
 
+#ifdef __SSE2__
+/* blend_row for 8 pairs (16 uniforms, w0 = pairs 0-3, w1 = pairs 4-7) */
+static inline void blend16(__m128i *w0, __m128i *w1, const uint8_t *inherit, __m128i thr8,
+                           const uint16_t *parent)
+{
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i low16 = _mm_set1_epi32(0xFFFF);
+    /* own = inherit byte >= thr (thr -sat byte == 0), widened to the pair's 32 bits */
+    __m128i own = _mm_cmpeq_epi8(_mm_subs_epu8(thr8, _mm_loadl_epi64((const __m128i *)inherit)),
+                                 zero);
+    own = _mm_unpacklo_epi8(own, own);
+    __m128i own0 = _mm_unpacklo_epi16(own, own), own1 = _mm_unpackhi_epi16(own, own);
+    __m128i p0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)parent), low16);
+    __m128i p1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(parent + 8)), low16);
+    p0 = _mm_or_si128(p0, _mm_slli_epi32(p0, 16)); /* both lanes take the parent's lane 2k */
+    p1 = _mm_or_si128(p1, _mm_slli_epi32(p1, 16));
+    *w0 = _mm_or_si128(_mm_and_si128(own0, *w0), _mm_andnot_si128(own0, p0));
+    *w1 = _mm_or_si128(_mm_and_si128(own1, *w1), _mm_andnot_si128(own1, p1));
+}
+#endif
+
 void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
                      const uint16_t *parent, const uint16_t *fresh, const uint16_t *fire0,
                      uint16_t keep_thr, uint8_t *state, int have_state, uint8_t *dest,
@@ -49,8 +70,8 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
     const int64_t nbytes = (n + 7) / 8;
     for (int64_t t = 0; t < tokens; t++) {
         uint16_t *row = w + t * n;
-        if (inherit)
-            blend_row(row, inherit + t * (n / 2), couple_thr, parent + t * n, n / 2);
+        const uint8_t *row_inherit = inherit ? inherit + t * (n / 2) : NULL;
+        const uint16_t *row_parent = inherit ? parent + t * n : NULL;
         uint8_t *out = dest + t * dest_stride;
         const int first = (t == 0 && !have_state);
         const uint16_t *f = first ? fire0 : fresh;
@@ -58,9 +79,15 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
 #ifdef __SSE2__
         const __m128i keep = _mm_set1_epi16((short)keep_thr);
         const __m128i zero = _mm_setzero_si128();
+        const __m128i thr8 = _mm_set1_epi8((char)couple_thr);
         for (; 8 * j + 16 <= n; j += 2) {
             __m128i w0 = _mm_loadu_si128((const __m128i *)(row + 8 * j));
             __m128i w1 = _mm_loadu_si128((const __m128i *)(row + 8 * j + 8));
+            if (row_inherit) {
+                blend16(&w0, &w1, row_inherit + 4 * j, thr8, row_parent + 8 * j);
+                _mm_storeu_si128((__m128i *)(row + 8 * j), w0);
+                _mm_storeu_si128((__m128i *)(row + 8 * j + 8), w1);
+            }
             __m128i f0 = _mm_loadu_si128((const __m128i *)(f + 8 * j));
             __m128i f1 = _mm_loadu_si128((const __m128i *)(f + 8 * j + 8));
             /* unsigned compares: w < f <=> (f -sat w) != 0; w >= keep <=> (keep -sat w) == 0 */
@@ -75,6 +102,9 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
             step(state, out, j + 1, fires >> 8, redraw >> 8, first);
         }
 #endif
+        if (row_inherit) /* the pairs the vector loop left (from uniform 8 * j on) */
+            blend_row(row + 8 * j, row_inherit + 4 * j, couple_thr, row_parent + 8 * j,
+                      n / 2 - 4 * j);
         for (; j < nbytes; j++) {
             int64_t left = n - 8 * j;
             unsigned fires, redraw;
