@@ -118,7 +118,7 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
 
 #define PCG_MUL_HI 0x2360ED051FC65DA4ull
 #define PCG_MUL_LO 0x4385DF649FCCF645ull
-#define PCG_LANES 4 /* interleaved generators: the LCG step is latency-bound */
+#define PCG_LANES 4 /* interleaved generators (the LCG step is latency-bound) */
 
 typedef struct {
     uint64_t hi, lo;
@@ -169,25 +169,32 @@ static void pcg_fill(u128 *s, u128 inc, unsigned char *out, int64_t count)
     u128 cur = *s;
     int64_t i = 0;
     if (count >= 2 * PCG_LANES) {
-        /* lane j holds the state of raw i + j; a jump of PCG_LANES steps is s * ml + cl */
+        /* PCG_LANES interleaved generators (named variables, so they stay in registers):
+         * lane j holds the state of raw i + j; a jump of PCG_LANES steps is s * ml + cl */
         const u128 zero = {0, 0};
-        u128 lane[PCG_LANES], ml = {0, 1}, cl = {0, 0};
+        u128 ml = {0, 1}, cl = {0, 0};
         for (int j = 0; j < PCG_LANES; j++) {
-            cur = mul_add(cur, m, inc);
-            lane[j] = cur;
             ml = mul_add(ml, m, zero);
             cl = mul_add(cl, m, inc);
         }
+        u128 l0 = mul_add(cur, m, inc);
+        u128 l1 = mul_add(l0, m, inc);
+        u128 l2 = mul_add(l1, m, inc);
+        u128 l3 = mul_add(l2, m, inc);
         for (;;) {
-            for (int j = 0; j < PCG_LANES; j++)
-                put64(out, i + j, xsl_rr(lane[j]));
+            put64(out, i, xsl_rr(l0));
+            put64(out, i + 1, xsl_rr(l1));
+            put64(out, i + 2, xsl_rr(l2));
+            put64(out, i + 3, xsl_rr(l3));
             i += PCG_LANES;
             if (i + PCG_LANES > count)
                 break;
-            for (int j = 0; j < PCG_LANES; j++)
-                lane[j] = mul_add(lane[j], ml, cl);
+            l0 = mul_add(l0, ml, cl);
+            l1 = mul_add(l1, ml, cl);
+            l2 = mul_add(l2, ml, cl);
+            l3 = mul_add(l3, ml, cl);
         }
-        cur = lane[PCG_LANES - 1];
+        cur = l3;
     }
     for (; i < count; i++) {
         cur = mul_add(cur, m, inc);
