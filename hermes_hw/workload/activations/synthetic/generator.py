@@ -19,10 +19,14 @@ Mechanism (all draws from one seeded ``numpy.random.Generator`` per request):
   uniform keeps each neuron's own marginal process unchanged, so the frequency and persistence
   targets hold exactly whatever the coupling.
 
-Generation: the per-token chain of each block (coupling blend, keep/redraw, bit packing) runs in
-a small C kernel (``ramulator_bridge/synth``, one pass over the uniforms; tests/workload
-check it against the rule above element by element); requests run in up to ``_MAX_THREADS``
-threads, each OR-ing into its own buffer, so the trace does not depend on the thread count.
+Generation: one C call per request (``ramulator_bridge/synth``, ``hs_synth_request``) draws the
+uniforms with its own copy of numpy's PCG64 (the same raws, in the same order, as
+``bit_generator.random_raw``; numpy's generator is then advanced by the drawn count) and runs
+each block's per-token chain (coupling blend, keep/redraw, bit packing) in one pass over the
+uniforms, reusing the thread's scratch buffers; tests/workload check the kernel against the rule
+above element by element, its PCG64 against numpy's and the trace against the numpy-raws path.
+Requests run in up to ``_MAX_THREADS`` threads (the C call releases the GIL), each OR-ing into
+its own buffer, so the trace does not depend on the thread count.
 """
 
 from __future__ import annotations
