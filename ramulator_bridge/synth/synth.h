@@ -19,4 +19,33 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
                      uint16_t keep_thr, uint8_t *state, int have_state, uint8_t *dest,
                      int64_t dest_stride, int64_t tokens, int64_t n);
 
+/* numpy's PCG64 bit generator (numpy.random.PCG64, 128-bit LCG + XSL-RR output).
+ * pcg: {state_hi, state_lo, inc_hi, inc_lo}, as bit_generator.state['state'] splits them;
+ * writes count raws to out exactly as bit_generator.random_raw(count) and leaves pcg at the
+ * state numpy has afterwards. */
+void hs_pcg64_raw(uint64_t *pcg, uint64_t *out, int64_t count);
+
+/* One block of a request (see hs_synth_request). */
+typedef struct {
+    int64_t count;          /* neurons */
+    int64_t parent;         /* earlier block whose uniforms pairs may inherit; -1: no coupling */
+    int64_t slot;           /* scratch slot of this block's uniforms (parent's slot differs) */
+    int64_t dest_offset;    /* byte offset of the block's bits in a token row */
+    const uint16_t *fresh;  /* count thresholds: fire on a redraw if w < fresh */
+    const uint16_t *fire0;  /* count thresholds: fire on the first token if w < fire0 */
+    uint8_t *state;         /* (count + 7) / 8 packed bytes, the chain's state */
+} hs_block;
+
+/* One request: for each chunk of `chunk` tokens (the last may be shorter), for each block in
+ * order, draw ceil(tokens * count / 4) raws as the block's uint16 uniforms, then, if the block
+ * has a parent, ceil(tokens * count / 16) raws as its inherit bytes, and run hs_markov_block
+ * (have_state from the second chunk on) into dest + t0 * dest_stride + dest_offset.
+ * scratch: slots * slot_elems uint16 (slot_elems >= 4 * ceil(chunk * max count / 4));
+ * inherit_scratch: 8 * ceil(chunk * max count / 16) bytes.
+ * Returns the number of raws drawn (pcg is advanced by that many). */
+int64_t hs_synth_request(uint64_t *pcg, const hs_block *blocks, int64_t nblocks,
+                         uint16_t keep_thr, uint8_t couple_thr, uint8_t *dest,
+                         int64_t dest_stride, int64_t tokens, int64_t chunk, uint16_t *scratch,
+                         int64_t slot_elems, uint8_t *inherit_scratch);
+
 #endif

@@ -1,4 +1,5 @@
-"""The synthetic source's C kernel against the chain rule of its docstring, element by element,
+"""The synthetic source's C kernel against the chain rule of its docstring, element by element;
+its PCG64 against numpy's; the one-call-per-request path against the numpy-raws path it replaced;
 and the trace's independence of the number of generation threads."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hermes_hw.workload.activations.base import BlockLayout
 from hermes_hw.workload.activations.synthetic import generator
+from hermes_hw.workload.activations.synthetic.calibration import persistence_from_targets
 from hermes_hw.workload.activations.synthetic.generator import SyntheticSource
 from hermes_hw.workload.models.loader import load_model
 from ramulator_bridge import synth_lib
@@ -97,3 +100,175 @@ def test_trace_does_not_depend_on_the_thread_count(monkeypatch, extra_bytes):
                                               seed=7).bits)
     np.testing.assert_array_equal(traces[0], traces[1])
     assert traces[0].any()
+
+
+# -- the C copy of numpy's PCG64 ------------------------------------------------------------------
+
+def _pcg_words(bit_generator) -> np.ndarray:
+    raw = bit_generator.state["state"]
+    low = (1 << 64) - 1
+    return np.array([raw["state"] >> 64, raw["state"] & low, raw["inc"] >> 64, raw["inc"] & low],
+                    dtype=np.uint64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2**63 + 5, [7, 3]])
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 1001, 4099])
+def test_c_pcg64_draws_numpys_raws_and_leaves_its_state(seed, count):
+    ffi, lib = synth_lib()
+    rng = np.random.default_rng(seed)
+    rng.standard_normal(3)  # start from a state that is not the seeding one
+    pcg = _pcg_words(rng.bit_generator)
+    out = np.full(count + 1, 0xDEAD, np.uint64)  # one guard word past the end
+    lib.hs_pcg64_raw(ffi.from_buffer("uint64_t[]", pcg), ffi.from_buffer("uint64_t[]", out), count)
+    np.testing.assert_array_equal(out[:count], rng.bit_generator.random_raw(count))
+    assert out[count] == 0xDEAD
+    np.testing.assert_array_equal(pcg, _pcg_words(rng.bit_generator))
+
+
+def test_advancing_numpy_by_the_drawn_count_matches_drawing():
+    drawn = np.random.default_rng(11)
+    drawn.bit_generator.random_raw(12345)
+    advanced = np.random.default_rng(11)
+    advanced.bit_generator.advance(12345)
+    assert advanced.bit_generator.state == drawn.bit_generator.state
+    assert advanced.integers(0, 2**63) == drawn.integers(0, 2**63)
+
+
+# -- hs_synth_request against the numpy-raws path (random_raw + hs_markov_block per block) -------
+
+def _reference_request(rng, counts, parents, fresh, fire0, keep, couple, tokens, chunk, offsets,
+                       stride):
+    """The generator's former loop: numpy draws the raws, hs_markov_block runs each block."""
+    ffi, lib = synth_lib()
+    bits = np.zeros((tokens, stride), np.uint8)
+    states = [np.zeros((n + 7) // 8, np.uint8) for n in counts]
+    for t0 in range(0, tokens, chunk):
+        n_tok = min(tokens, t0 + chunk) - t0
+        done = []
+        for b, n in enumerate(counts):
+            w = rng.bit_generator.random_raw(-(-n_tok * n // 4)).view(np.uint16)
+            inherit = parent = None
+            if parents[b] >= 0:
+                inherit = rng.bit_generator.random_raw(-(-n_tok * n // 16)).view(np.uint8)
+                parent = done[parents[b]]
+            p = ffi.from_buffer
+            lib.hs_markov_block(
+                ffi.cast("uint16_t *", p(w)),
+                ffi.NULL if inherit is None else ffi.cast("uint8_t *", p(inherit)), couple,
+                ffi.NULL if parent is None else ffi.cast("uint16_t *", p(parent)),
+                ffi.cast("uint16_t *", p(fresh[b])), ffi.cast("uint16_t *", p(fire0[b])), keep,
+                ffi.cast("uint8_t *", p(states[b])), int(t0 > 0),
+                ffi.cast("uint8_t *", p(bits)) + (t0 * stride + offsets[b]), stride, n_tok, n)
+            done.append(w)
+    return bits, states
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), nblocks=st.integers(1, 5), tokens=st.integers(1, 9),
+       chunk=st.integers(1, 4), keep=st.integers(0, 65535), couple=st.integers(0, 255),
+       seed=st.integers(0, 2**32 - 1))
+def test_request_kernel_matches_the_numpy_raws_path(data, nblocks, tokens, chunk, keep, couple,
+                                                    seed):
+    ffi, lib = synth_lib()
+    counts = [data.draw(st.integers(1, 40)) for _ in range(nblocks)]
+    # a parent is an earlier block of the same size (even), at most one child per parent in
+    # flight: as the generator's plan, blocks alternate between two slots per "kind" (= size)
+    parents, slots, last, seen = [], [], {}, {}
+    for b, n in enumerate(counts):
+        couple_it = n % 2 == 0 and n in last and data.draw(st.booleans())
+        parents.append(last[n] if couple_it else -1)
+        kind = sorted(set(counts)).index(n)
+        slots.append(2 * kind + seen.get(n, 0) % 2)
+        seen[n] = seen.get(n, 0) + 1
+        last[n] = b
+    rng = np.random.default_rng(seed)
+    fire0 = [rng.integers(0, 65536, n, dtype=np.uint16) for n in counts]
+    fresh = [np.maximum(f, keep).astype(np.uint16) for f in fire0]
+    offsets = np.concatenate([[0], np.cumsum([(n + 7) // 8 for n in counts])]).tolist()
+    stride = offsets[-1] + 2
+    ref_rng = np.random.default_rng(seed + 1)
+    ref_bits, ref_states = _reference_request(ref_rng, counts, parents, fresh, fire0, keep,
+                                              couple, tokens, chunk, offsets, stride)
+
+    got_rng = np.random.default_rng(seed + 1)
+    pcg = _pcg_words(got_rng.bit_generator)
+    states = [np.zeros((n + 7) // 8, np.uint8) for n in counts]
+    keep_alive = []
+    blocks = ffi.new("hs_block[]", nblocks)
+    for b, n in enumerate(counts):
+        views = [ffi.from_buffer("uint16_t[]", fresh[b]), ffi.from_buffer("uint16_t[]", fire0[b]),
+                 ffi.from_buffer("uint8_t[]", states[b])]
+        keep_alive.append(views)
+        blocks[b].count, blocks[b].parent, blocks[b].slot = n, parents[b], slots[b]
+        blocks[b].dest_offset = offsets[b]
+        blocks[b].fresh, blocks[b].fire0, blocks[b].state = views
+    elems = chunk * max(counts)
+    slot_elems = 4 * -(-elems // 4)
+    scratch = np.empty((max(slots) + 1) * slot_elems, np.uint16)
+    inherit = np.empty(8 * -(-elems // 16), np.uint8)
+    bits = np.zeros((tokens, stride), np.uint8)
+    drawn = lib.hs_synth_request(
+        ffi.from_buffer("uint64_t[]", pcg), blocks, nblocks, keep, couple,
+        ffi.from_buffer("uint8_t[]", bits), stride, tokens, chunk,
+        ffi.from_buffer("uint16_t[]", scratch), slot_elems, ffi.from_buffer("uint8_t[]", inherit))
+    np.testing.assert_array_equal(bits, ref_bits)
+    for got, ref in zip(states, ref_states, strict=True):
+        np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(pcg, _pcg_words(ref_rng.bit_generator))
+    got_rng.bit_generator.advance(drawn)
+    assert got_rng.bit_generator.state == ref_rng.bit_generator.state
+
+
+# -- the whole trace against the numpy-raws path -----------------------------------------------
+
+def _reference_trace_bits(source, model, tokens, batch, seed):
+    """SyntheticSource.trace's bits as the numpy-raws path computed them (one thread)."""
+    profile = source._profile(model)
+    layout = BlockLayout.for_model(model)
+    base = source.base_frequencies(model)
+    q = persistence_from_targets(profile.adjacent_overlap, profile.concentration)
+    keep = min(round(q * 65536), 65535)
+    couple = min(round(profile.layer_coupling * 256), 255)
+    chunk = max(1, min(tokens, generator._CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
+    counts = [g.count for g in model.blocks]
+    parents, last = [], {}
+    for b, g in enumerate(model.blocks):
+        prev = last.get(g.kind)
+        ok = (profile.layer_coupling > 0 and prev is not None and counts[prev] == g.count
+              and g.count % 2 == 0)
+        parents.append(prev if ok else -1)
+        last[g.kind] = b
+    bits = np.zeros((tokens, layout.total_bits // 8), np.uint8)
+    for request in range(batch):
+        rng = np.random.default_rng([seed, request])
+        orders, fire0, fresh = {}, [], []
+        for b, g in enumerate(model.blocks):
+            if (g.kind, g.count) not in orders:
+                orders[g.kind, g.count] = SyntheticSource._sequence_order(
+                    g.count, profile.sequence_rank_jitter, rng)
+            p_seq = np.empty_like(base[b])
+            p_seq[orders[g.kind, g.count]] = base[b]
+            fire0.append(np.minimum(np.floor(p_seq * 65536), 65535).astype(np.uint16))
+            fresh.append(np.minimum(np.floor((q + (1 - q) * p_seq) * 65536), 65535)
+                         .astype(np.uint16))
+        got, _ = _reference_request(rng, counts, parents, fresh, fire0, keep, couple, tokens,
+                                    chunk, layout.byte_offsets.tolist(), bits.shape[1])
+        bits |= got
+    return bits
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-opt"])
+@pytest.mark.parametrize("coupling", [None, 0.0])
+@pytest.mark.parametrize("chunk_elements", [1 << 20, 1000])  # 1000: several chunks per request
+def test_trace_matches_the_numpy_raws_path(monkeypatch, name, coupling, chunk_elements):
+    monkeypatch.setattr(generator, "_CHUNK_ELEMENTS", chunk_elements)
+    model = load_model(name)
+    profile = model.config.activity
+    if coupling is not None:
+        profile = profile.model_copy(update={"layer_coupling": coupling})
+    source = SyntheticSource(profile=profile)
+    for batch, seed in [(1, 0), (2, 5), (3, 123)]:
+        got = source.trace(model, prompt_tokens=7, decode_tokens=4, batch=batch, seed=seed).bits
+        ref = _reference_trace_bits(source, model, 11, batch, seed)
+        np.testing.assert_array_equal(got, ref)
+        assert got.any()

@@ -19,10 +19,14 @@ Mechanism (all draws from one seeded ``numpy.random.Generator`` per request):
   uniform keeps each neuron's own marginal process unchanged, so the frequency and persistence
   targets hold exactly whatever the coupling.
 
-Generation: the per-token chain of each block (coupling blend, keep/redraw, bit packing) runs in
-a small C kernel (``ramulator_bridge/synth``, one pass over the uniforms; tests/workload
-check it against the rule above element by element); requests run in up to ``_MAX_THREADS``
-threads, each OR-ing into its own buffer, so the trace does not depend on the thread count.
+Generation: one C call per request (``ramulator_bridge/synth``, ``hs_synth_request``) draws the
+uniforms with its own copy of numpy's PCG64 (the same raws, in the same order, as
+``bit_generator.random_raw``; numpy's generator is then advanced by the drawn count) and runs
+each block's per-token chain (coupling blend, keep/redraw, bit packing) in one pass over the
+uniforms, reusing the thread's scratch buffers; tests/workload check the kernel against the rule
+above element by element, its PCG64 against numpy's and the trace against the numpy-raws path.
+Requests run in up to ``_MAX_THREADS`` threads (the C call releases the GIL), each OR-ing into
+its own buffer, so the trace does not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ _SCALE = 65536  # uniforms are uint16: resolution 1/65536
 _CHUNK_ELEMENTS = 1 << 20  # tokens x neurons per generation step (keeps arrays in cache)
 _MAX_THREADS = 4  # requests generated concurrently (each thread keeps its own bit buffer)
 _EXTRA_BUFFER_BYTES = 256 << 20  # memory the threads' extra bit buffers may take together
+_LOW64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,40 @@ class _ChainParams:
     coupled: bool           # layer_coupling > 0
     jitter: float           # sequence_rank_jitter (log-rank noise per request)
     chunk: int              # tokens per generation step
+    parents: list[int]      # per block: the block whose uniforms its pairs may inherit, or -1
+    slots: list[int]        # per block: its scratch slot (never its parent's slot)
+
+
+def _coupling_plan(model: ModelSpec, coupled: bool) -> tuple[list[int], list[int]]:
+    """Parent and scratch slot of every block. A block's parent is the previous block of the
+    same kind if coupling is on, both have the same size and the size is even; blocks of one
+    kind alternate between two slots, so a parent's uniforms survive until its child."""
+    parents, slots = [], []
+    last: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for b, g in enumerate(model.blocks):
+        prev = last.get(g.kind)
+        ok = coupled and prev is not None and model.blocks[prev].count == g.count \
+            and g.count % 2 == 0
+        parents.append(prev if ok else -1)
+        kind = kinds.setdefault(g.kind, len(kinds))
+        slots.append(2 * kind + seen.get(g.kind, 0) % 2)
+        seen[g.kind] = seen.get(g.kind, 0) + 1
+        last[g.kind] = b
+    return parents, slots
+
+
+class _Scratch:
+    """One thread's buffers for hs_synth_request (reused by all its requests)."""
+
+    def __init__(self, ffi, chunk: int, max_count: int, slots: int) -> None:
+        elems = chunk * max_count
+        self.slot_elems = 4 * -(-elems // 4)
+        self._uniforms = np.empty(slots * self.slot_elems, np.uint16)
+        self._inherit = np.empty(8 * -(-elems // 16), np.uint8)
+        self.uniforms = ffi.from_buffer("uint16_t[]", self._uniforms)
+        self.inherit = ffi.from_buffer("uint8_t[]", self._inherit)
 
 
 def block_targets(model: ModelSpec, profile: ActivityProfile) -> np.ndarray:
@@ -153,9 +192,11 @@ class SyntheticSource(ActivationSource):
         neuron_ids = [id_rng.permutation(g.count).astype(np.int32) for g in model.blocks]
 
         chunk = max(1, min(tokens, _CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
+        parents, slots = _coupling_plan(model, profile.layer_coupling > 0)
         chain = _ChainParams(base=base, q=q, keep_thr=keep_thr, couple_thr=couple_thr,
                              coupled=profile.layer_coupling > 0,
-                             jitter=profile.sequence_rank_jitter, chunk=chunk)
+                             jitter=profile.sequence_rank_jitter, chunk=chunk,
+                             parents=parents, slots=slots)
         # requests are independent (one generator each) and their bits are OR-ed, so the result
         # does not depend on how requests are split over threads (numpy's draws and the C
         # kernel release the GIL)
@@ -164,8 +205,11 @@ class SyntheticSource(ActivationSource):
         buffers = [bits] + [np.zeros_like(bits) for _ in range(workers - 1)]
 
         def run(worker: int) -> None:
+            scratch = _Scratch(synth_lib()[0], chunk, max(g.count for g in model.blocks),
+                               max(slots) + 1)
             for request in range(worker, batch, workers):
-                self._request_bits(model, layout, chain, seed, request, buffers[worker])
+                self._request_bits(model, layout, chain, seed, request, buffers[worker],
+                                   scratch)
 
         if workers == 1:
             run(0)
@@ -189,12 +233,19 @@ class SyntheticSource(ActivationSource):
         )
 
     def _request_bits(self, model: ModelSpec, layout: BlockLayout, chain: _ChainParams,
-                      seed: int, request: int, bits: np.ndarray) -> None:
-        """OR one request's activations (every block, every token) into ``bits``."""
+                      seed: int, request: int, bits: np.ndarray, scratch: _Scratch) -> None:
+        """OR one request's activations (every block, every token) into ``bits``.
+
+        Draw order of the request's generator: the rank jitter (``_sequence_order``), then per
+        chunk of tokens, per block, ``ceil(tokens * n / 4)`` raws as the block's uint16 uniforms
+        and, for a coupled block, ``ceil(tokens * n / 16)`` raws as its inherit bytes. The C
+        kernel draws them with its own copy of numpy's PCG64 (``hs_synth_request``); numpy's
+        generator is then advanced by the same count, so it stays in step."""
         ffi, lib = synth_lib()
         rng = np.random.default_rng([seed, request])
-        per_block = []
         orders: dict[tuple[str, int], np.ndarray] = {}
+        keep = []  # arrays (and their cffi views) the block table points into
+        blocks = ffi.new("hs_block[]", len(model.blocks))
         for b, g in enumerate(model.blocks):
             # one rank perturbation per request and kind, shared by all layers, so a neuron
             # and its previous-layer parent keep the same rank in this sequence
@@ -206,34 +257,25 @@ class SyntheticSource(ActivationSource):
             fire0 = np.minimum(np.floor(p_seq * _SCALE), _SCALE - 1).astype(np.uint16)
             fresh = np.minimum(np.floor((chain.q + (1 - chain.q) * p_seq) * _SCALE),
                                _SCALE - 1).astype(np.uint16)
-            per_block.append((fire0, fresh))
-        states = [np.zeros((g.count + 7) // 8, np.uint8) for g in model.blocks]
+            state = np.zeros((g.count + 7) // 8, np.uint8)
+            views = [ffi.from_buffer("uint16_t[]", fresh), ffi.from_buffer("uint16_t[]", fire0),
+                     ffi.from_buffer("uint8_t[]", state)]
+            keep.append(views)
+            blk = blocks[b]
+            blk.count = g.count
+            blk.parent = chain.parents[b]
+            blk.slot = chain.slots[b]
+            blk.dest_offset = int(layout.byte_offsets[b])
+            blk.fresh, blk.fire0, blk.state = views
+        raw = rng.bit_generator.state["state"]
+        pcg = ffi.new("uint64_t[4]", [raw["state"] >> 64, raw["state"] & _LOW64,
+                                      raw["inc"] >> 64, raw["inc"] & _LOW64])
         tokens, stride = bits.shape
-        ptr = ffi.from_buffer
-        bits_ptr = ffi.cast("uint8_t *", ptr(bits))
-        for t0 in range(0, tokens, chain.chunk):
-            t1 = min(tokens, t0 + chain.chunk)
-            n_tok = t1 - t0
-            prev_w: dict[str, np.ndarray] = {}
-            for b, g in enumerate(model.blocks):
-                n = g.count
-                w = rng.bit_generator.random_raw(-(-n_tok * n // 4)).view(np.uint16)
-                parent = prev_w.get(g.kind)
-                inherit = None
-                if chain.coupled and parent is not None and parent.size == n_tok * n \
-                        and n % 2 == 0:
-                    inherit = rng.bit_generator.random_raw(-(-n_tok * n // 16)).view(np.uint8)
-                fire0, fresh = per_block[b]
-                dest = bits_ptr + (t0 * stride + int(layout.byte_offsets[b]))
-                lib.hs_markov_block(
-                    ffi.cast("uint16_t *", ptr(w)),
-                    ffi.NULL if inherit is None else ffi.cast("uint8_t *", ptr(inherit)),
-                    int(chain.couple_thr),
-                    ffi.NULL if inherit is None else ffi.cast("uint16_t *", ptr(parent)),
-                    ffi.cast("uint16_t *", ptr(fresh)), ffi.cast("uint16_t *", ptr(fire0)),
-                    int(chain.keep_thr), ffi.cast("uint8_t *", ptr(states[b])), int(t0 > 0),
-                    dest, stride, n_tok, n)
-                prev_w[g.kind] = w[: n_tok * n]
+        drawn = lib.hs_synth_request(
+            pcg, blocks, len(model.blocks), int(chain.keep_thr), int(chain.couple_thr),
+            ffi.from_buffer("uint8_t[]", bits), stride, tokens, chain.chunk,
+            scratch.uniforms, scratch.slot_elems, scratch.inherit)
+        rng.bit_generator.advance(drawn)
 
     @staticmethod
     def _sequence_order(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
