@@ -189,9 +189,11 @@ def work_counts(model: ModelSpec, *, batch: int, prompt_tokens: int, sample_toke
     for s, tw in enumerate(wl.run()):
         offsets = tw.bit_offsets
         gpu[s] = np.diff(np.searchsorted(tw.gpu_flat, offsets))
-        blk = np.searchsorted(offsets, tw.cold_flat, side="right") - 1
-        dimm[s] = np.bincount(blk * d + tw.cold_dimm.astype(np.int64),
-                              minlength=nb * d).reshape(nb, d)
+        # cold_flat is ascending: block b's neurons are one run, so the block of each is a
+        # repeat of the run lengths (the search goes the cheap way round: offsets into the ids)
+        per_block = np.diff(np.searchsorted(tw.cold_flat, offsets))
+        cell = np.repeat(np.arange(nb, dtype=np.int64) * d, per_block) + tw.cold_dimm
+        dimm[s] = np.bincount(cell, minlength=nb * d).reshape(nb, d)
         for b, (prom, _ev) in tw.promoted.items():
             promoted[s, b] = len(prom)
         for b, (_ids, src, dst) in tw.remapped.items():
