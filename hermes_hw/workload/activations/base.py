@@ -102,8 +102,12 @@ class ActivationTrace:
         """Flat per-neuron activation counts over tokens ``[start, stop)`` (int32)."""
         stop = self.tokens if stop is None else stop
         total = np.zeros(self.layout.total_bits, dtype=np.int32)
-        for t in range(start, stop):
-            total += self.token_mask(t)
+        part = np.zeros(self.layout.total_bits, dtype=np.uint8)
+        for t0 in range(start, stop, 255):  # uint8 partial sums (4x less memory traffic)
+            part[:] = 0
+            for t in range(t0, min(stop, t0 + 255)):
+                part += self.token_mask(t).view(np.uint8)
+            total += part
         return total
 
     def model_ids(self, b: int) -> np.ndarray:
