@@ -225,6 +225,17 @@ class TorchCudaBench:
         calls = [lambda i=i: sdpa(q[i], k[i], v[i]) for i in range(c)]
         return self.time_calls(calls)
 
+    def _case_prefill_attention(self, batch: int, heads: int, seq_len: int,
+                                head_dim: int) -> tuple[float, str]:
+        """Causal attention over a whole prompt (SDPA picks its fused kernel)."""
+        sdpa = self.torch.nn.functional.scaled_dot_product_attention
+        c = self.copies(4 * 2 * batch * heads * seq_len * head_dim)
+        q = self.randn(c, batch, heads, seq_len, head_dim)
+        k = self.randn(c, batch, heads, seq_len, head_dim)
+        v = self.randn(c, batch, heads, seq_len, head_dim)
+        calls = [lambda i=i: sdpa(q[i], k[i], v[i], is_causal=True) for i in range(c)]
+        return self.time_calls(calls)
+
     def _case_memcpy_d2d(self, nbytes: int) -> tuple[float, str]:
         torch = self.torch
         c = self.copies(2 * nbytes)

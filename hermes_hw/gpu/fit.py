@@ -78,6 +78,8 @@ def work_of(case: BenchCase) -> KernelWork | None:
         return kernels.sparse_gemv(s["gathered_rows"], s["cols"], s["batch"])
     if case.kernel == "attention_decode":
         return kernels.attention_decode(s["batch"], s["heads"], s["kv_len"], s["head_dim"])
+    if case.kernel == "prefill_attention":
+        return kernels.prefill_attention(s["batch"], s["heads"], s["seq_len"], s["head_dim"])
     if case.kernel == "output_projection":
         return kernels.output_projection(s["hidden"], s["batch"])
     if case.kernel == "memcpy_d2d":
@@ -107,6 +109,10 @@ def default_grid() -> list[BenchCase]:
         for kv_len in (128, 512, 2048):
             grid.append(BenchCase("attention_decode", {"batch": batch, "heads": 40,
                                                        "kv_len": kv_len, "head_dim": 128}, "check"))
+    for batch, seq_len in ((1, 128), (1, 512), (1, 2048), (16, 128)):
+        grid.append(BenchCase("prefill_attention", {"batch": batch, "heads": 40,
+                                                    "seq_len": seq_len, "head_dim": 128},
+                              "check"))
     for nbytes in (1 << 20, 16 << 20, 256 << 20):
         grid.append(BenchCase("memcpy_d2d", {"nbytes": nbytes}, "check"))
     for i, nbytes in enumerate(4096 * 4**j for j in range(9)):  # 4 KiB .. 256 MiB

@@ -122,6 +122,21 @@ def test_from_raw_round_trip_through_the_cli(tmp_path, capsys):
     assert "All held-out (check) cases" in capsys.readouterr().out
 
 
+def test_prefill_attention_case_work_by_hand():
+    """batch 1, 40 heads, 128 tokens, head dim 128, causal: Q, K, V, O of 128 x 40 x 128 FP16
+    = 4 x 1,310,720 B; FLOPs 4 x 40 x 128^2 x 128 / 2 (causal half)."""
+    from hermes_hw.gpu.fit import BenchCase, work_of
+
+    case = next(c for c in default_grid() if c.kernel == "prefill_attention"
+                and c.shape == {"batch": 1, "heads": 40, "seq_len": 128, "head_dim": 128})
+    work = work_of(case)
+    assert case.role == "check"
+    assert work.nbytes == 4 * 128 * 40 * 128 * 2 == 5_242_880
+    assert work.flops == 4 * 40 * 128**2 * 128 / 2
+    assert work_of(BenchCase("prefill_attention", {"batch": 2, "heads": 8, "seq_len": 64,
+                                                   "head_dim": 64})).flops == 4 * 2 * 8 * 64**3 / 2
+
+
 def test_validate_gpu_reports_a_profile_against_recorded_times(tmp_path, capsys):
     """The profile that generated the times predicts them back; one with twice the memory
     bandwidth predicts a memory-bound GEMV's body (time - overhead) at half: hand-worked."""
