@@ -206,6 +206,9 @@ static int simd_request = HS_SIMD_BEST; /* hs_set_simd_level; see synth.h */
 static int simd_best(void)
 {
 #ifdef HS_AVX2
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512ifma"))
+        return HS_SIMD_IFMA;
     if (__builtin_cpu_supports("avx2"))
         return HS_SIMD_AVX2;
 #endif
@@ -368,11 +371,125 @@ static void pcg_fill(u128 *s, u128 inc, unsigned char *out, int64_t count)
     *s = cur;
 }
 
+/* A generator's increment and, for the AVX-512 IFMA path, lane j's jump of j + 1 steps
+ * (s -> s * mul[j] + add[j]) in 52-bit limbs (bits 0-51, 52-103, 104-127). */
+#define IFMA_LANES 16 /* two vectors of 8 */
+
+typedef struct {
+    u128 inc;
+    int ifma;
+    uint64_t mul[3][IFMA_LANES], add[3][IFMA_LANES];
+} pcg_ctx;
+
+#define LIMB52 0xFFFFFFFFFFFFFull
+
+static inline void to_limbs(u128 v, uint64_t limbs[3][IFMA_LANES], int j)
+{
+    limbs[0][j] = v.lo & LIMB52;
+    limbs[1][j] = (v.lo >> 52) | ((v.hi & 0xFFFFFFFFFFull) << 12);
+    limbs[2][j] = v.hi >> 40;
+}
+
+static void pcg_ctx_init(pcg_ctx *c, u128 inc, int level)
+{
+    const u128 m = {PCG_MUL_HI, PCG_MUL_LO}, zero = {0, 0};
+    c->inc = inc;
+    c->ifma = level >= HS_SIMD_IFMA;
+    u128 mul = {0, 1}, add = {0, 0};
+    for (int j = 0; j < IFMA_LANES; j++) {
+        mul = mul_add(mul, m, zero);
+        add = mul_add(add, m, inc);
+        to_limbs(mul, c->mul, j);
+        to_limbs(add, c->add, j);
+    }
+}
+
+#ifdef HS_AVX2
+/* s * mul + add (mod 2^128) of 8 generators in 52-bit limbs x0, x1, x2 (x2: 24 bits) */
+__attribute__((target("avx512f,avx512ifma"))) static inline void
+ifma_step(__m512i *x0, __m512i *x1, __m512i *x2, const __m512i m[3], const __m512i a[3])
+{
+    const __m512i low52 = _mm512_set1_epi64((long long)LIMB52);
+    const __m512i low24 = _mm512_set1_epi64(0xFFFFFF);
+    __m512i z0 = _mm512_madd52lo_epu64(a[0], *x0, m[0]);
+    __m512i z1 = _mm512_madd52hi_epu64(a[1], *x0, m[0]);
+    z1 = _mm512_madd52lo_epu64(z1, *x0, m[1]);
+    z1 = _mm512_madd52lo_epu64(z1, *x1, m[0]);
+    __m512i z2 = _mm512_madd52hi_epu64(a[2], *x0, m[1]);
+    z2 = _mm512_madd52hi_epu64(z2, *x1, m[0]);
+    z2 = _mm512_madd52lo_epu64(z2, *x0, m[2]);
+    z2 = _mm512_madd52lo_epu64(z2, *x1, m[1]);
+    z2 = _mm512_madd52lo_epu64(z2, *x2, m[0]);
+    z1 = _mm512_add_epi64(z1, _mm512_srli_epi64(z0, 52));
+    z2 = _mm512_add_epi64(z2, _mm512_srli_epi64(z1, 52));
+    *x0 = _mm512_and_si512(z0, low52);
+    *x1 = _mm512_and_si512(z1, low52);
+    *x2 = _mm512_and_si512(z2, low24);
+}
+
+/* XSL-RR output of 8 generators */
+__attribute__((target("avx512f,avx512ifma"))) static inline __m512i
+ifma_output(__m512i x0, __m512i x1, __m512i x2)
+{
+    __m512i lo = _mm512_or_si512(x0, _mm512_slli_epi64(x1, 52));
+    __m512i hi = _mm512_or_si512(_mm512_srli_epi64(x1, 12), _mm512_slli_epi64(x2, 40));
+    return _mm512_rorv_epi64(_mm512_xor_si512(hi, lo), _mm512_srli_epi64(hi, 58));
+}
+
+/* pcg_fill with 16 interleaved generators (lane j: raw i + j) in AVX-512 IFMA; count >= 16.
+ * Returns the raws written (a multiple of 16); *s is left at the state of the last one. */
+__attribute__((target("avx512f,avx512ifma"))) static int64_t
+pcg_fill_ifma(const pcg_ctx *c, u128 *s, unsigned char *out, int64_t count)
+{
+    __m512i m[2][3], a[2][3], jm[3], ja[3], x[2][3];
+    uint64_t cur[3][IFMA_LANES];
+    to_limbs(*s, cur, 0);
+    for (int k = 0; k < 3; k++) {
+        jm[k] = _mm512_set1_epi64((long long)c->mul[k][IFMA_LANES - 1]);
+        ja[k] = _mm512_set1_epi64((long long)c->add[k][IFMA_LANES - 1]);
+        for (int v = 0; v < 2; v++) {
+            m[v][k] = _mm512_loadu_si512(c->mul[k] + 8 * v);
+            a[v][k] = _mm512_loadu_si512(c->add[k] + 8 * v);
+            x[v][k] = _mm512_set1_epi64((long long)cur[k][0]);
+        }
+    }
+    for (int v = 0; v < 2; v++) /* lane j: j + 1 steps from *s */
+        ifma_step(&x[v][0], &x[v][1], &x[v][2], m[v], a[v]);
+    int64_t i = 0;
+    for (;;) {
+        _mm512_storeu_si512(out + 8 * i, ifma_output(x[0][0], x[0][1], x[0][2]));
+        _mm512_storeu_si512(out + 8 * i + 64, ifma_output(x[1][0], x[1][1], x[1][2]));
+        i += IFMA_LANES;
+        if (i + IFMA_LANES > count)
+            break;
+        for (int v = 0; v < 2; v++)
+            ifma_step(&x[v][0], &x[v][1], &x[v][2], jm, ja);
+    }
+    for (int k = 0; k < 3; k++)
+        _mm512_storeu_si512(cur[k] + 8, x[1][k]);
+    const uint64_t x0 = cur[0][15], x1 = cur[1][15], x2 = cur[2][15];
+    *s = (u128){(x1 >> 12) | (x2 << 40), x0 | (x1 << 52)};
+    return i;
+}
+#endif
+
+/* count raws into out from the generator at *s (pcg_fill, or the IFMA path where c allows) */
+static void pcg_draw(const pcg_ctx *c, u128 *s, unsigned char *out, int64_t count)
+{
+    int64_t done = 0;
+#ifdef HS_AVX2
+    if (c->ifma && count >= IFMA_LANES)
+        done = pcg_fill_ifma(c, s, out, count);
+#endif
+    pcg_fill(s, c->inc, out + 8 * done, count - done);
+}
+
 void hs_pcg64_raw(uint64_t *pcg, uint64_t *out, int64_t count)
 {
     u128 s = {pcg[0], pcg[1]};
-    const u128 inc = {pcg[2], pcg[3]};
-    pcg_fill(&s, inc, (unsigned char *)out, count);
+    pcg_ctx c;
+    pcg_ctx_init(&c, (u128){pcg[2], pcg[3]}, hs_simd_level());
+    pcg_draw(&c, &s, (unsigned char *)out, count);
     pcg[0] = s.hi;
     pcg[1] = s.lo;
 }
@@ -409,6 +526,8 @@ int64_t hs_synth_request(uint64_t *pcg, const hs_block *blocks, int64_t nblocks,
     const int level = hs_simd_level();
     u128 s = {pcg[0], pcg[1]};
     const u128 inc = {pcg[2], pcg[3]};
+    pcg_ctx gen;
+    pcg_ctx_init(&gen, inc, level);
     int64_t drawn = 0;
     for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
         const int64_t n_tok = tokens - t0 < chunk ? tokens - t0 : chunk;
@@ -430,11 +549,11 @@ int64_t hs_synth_request(uint64_t *pcg, const hs_block *blocks, int64_t nblocks,
                 for (int64_t c0 = 0; c0 < n; c0 += SEGMENT) {
                     const int64_t c1 = n - c0 > SEGMENT ? c0 + SEGMENT : n;
                     const int64_t w_need = (t * n + c1 + 3) / 4;
-                    pcg_fill(&s, inc, (unsigned char *)(w + 4 * w_done), w_need - w_done);
+                    pcg_draw(&gen, &s, (unsigned char *)(w + 4 * w_done), w_need - w_done);
                     w_done = w_need;
                     if (parent) {
                         const int64_t i_need = (t * (n / 2) + c1 / 2 + 7) / 8;
-                        pcg_fill(&s_inherit, inc, inherit_scratch + 8 * i_done, i_need - i_done);
+                        pcg_draw(&gen, &s_inherit, inherit_scratch + 8 * i_done, i_need - i_done);
                         i_done = i_need;
                     }
                     const hs_row r = block_row(w, inherit, couple_thr, parent, f, keep_thr,
@@ -444,7 +563,7 @@ int64_t hs_synth_request(uint64_t *pcg, const hs_block *blocks, int64_t nblocks,
                 }
             }
             if (parent) { /* (odd n: the rows' pairs leave the last raw undrawn) */
-                pcg_fill(&s_inherit, inc, inherit_scratch + 8 * i_done, i_raws - i_done);
+                pcg_draw(&gen, &s_inherit, inherit_scratch + 8 * i_done, i_raws - i_done);
                 s = s_inherit;
             }
             drawn += w_raws + i_raws;

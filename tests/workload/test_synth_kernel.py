@@ -22,8 +22,8 @@ from hermes_hw.workload.activations.synthetic.generator import SyntheticSource
 from hermes_hw.workload.models.loader import load_model
 from ramulator_bridge import synth_lib
 
-# hs_set_simd_level's levels (synth.h: HS_SIMD_C, HS_SIMD_SSE2, HS_SIMD_AVX2)
-LEVELS = {"c": 0, "sse2": 1, "avx2": 2}
+# hs_set_simd_level's levels (synth.h: HS_SIMD_C, HS_SIMD_SSE2, HS_SIMD_AVX2, HS_SIMD_IFMA)
+LEVELS = {"c": 0, "sse2": 1, "avx2": 2, "ifma": 3}
 
 
 @contextlib.contextmanager
@@ -51,9 +51,12 @@ def _cpu_flags() -> set[str]:
 @pytest.mark.skipif(platform.machine() != "x86_64" or not _cpu_flags(),
                     reason="needs Linux on x86-64 to read the CPU's flags")
 def test_best_level_is_the_cpus_best():
-    """x86-64 always has SSE2; AVX2 where /proc/cpuinfo lists it (the GCC/Clang build)."""
+    """x86-64 always has SSE2; AVX2 where /proc/cpuinfo lists it, the IFMA draws where it also
+    lists avx512f and avx512ifma (the GCC/Clang build)."""
     lib = synth_lib()[1]
-    expected = LEVELS["avx2"] if "avx2" in _cpu_flags() else LEVELS["sse2"]
+    flags = _cpu_flags()
+    expected = (LEVELS["ifma"] if {"avx2", "avx512f", "avx512ifma"} <= flags
+                else LEVELS["avx2"] if "avx2" in flags else LEVELS["sse2"])
     assert lib.hs_set_simd_level(-1) == expected == lib.hs_simd_level()
     assert lib.hs_set_simd_level(LEVELS["c"]) == LEVELS["c"] == lib.hs_simd_level()
     assert lib.hs_set_simd_level(99) == expected  # a request above the best gets the best
@@ -147,7 +150,7 @@ def test_kernel_follows_the_chain_rule(level, tokens, n, coupled, has_state, kee
 @settings(max_examples=60, deadline=None)
 @given(**CHAIN_CASES)
 def test_kernel_paths_agree(tokens, n, coupled, has_state, keep, couple, seed):
-    """The AVX2, SSE2 and plain-C chain loops give the same uniforms, bits and state."""
+    """The chain loops (AVX2, SSE2, plain C) give the same uniforms, bits and state."""
     case = _chain_case(tokens, n, coupled, has_state, keep, seed)
     w, inherit, parent, fresh, fire0, state = case
     results = {}
@@ -186,15 +189,19 @@ def _pcg_words(bit_generator) -> np.ndarray:
                     dtype=np.uint64)
 
 
+@pytest.mark.parametrize("level", ["c", "ifma"])  # plain 64-bit draws / AVX-512 IFMA draws
 @pytest.mark.parametrize("seed", [0, 1, 2**63 + 5, [7, 3]])
-@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 1001, 4099])
-def test_c_pcg64_draws_numpys_raws_and_leaves_its_state(seed, count):
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 15, 16, 17, 31, 32, 33, 1001,
+                                   4099])
+def test_c_pcg64_draws_numpys_raws_and_leaves_its_state(level, seed, count):
     ffi, lib = synth_lib()
     rng = np.random.default_rng(seed)
     rng.standard_normal(3)  # start from a state that is not the seeding one
     pcg = _pcg_words(rng.bit_generator)
     out = np.full(count + 1, 0xDEAD, np.uint64)  # one guard word past the end
-    lib.hs_pcg64_raw(ffi.from_buffer("uint64_t[]", pcg), ffi.from_buffer("uint64_t[]", out), count)
+    with _simd(level):
+        lib.hs_pcg64_raw(ffi.from_buffer("uint64_t[]", pcg), ffi.from_buffer("uint64_t[]", out),
+                         count)
     np.testing.assert_array_equal(out[:count], rng.bit_generator.random_raw(count))
     assert out[count] == 0xDEAD
     np.testing.assert_array_equal(pcg, _pcg_words(rng.bit_generator))
