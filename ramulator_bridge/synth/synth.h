@@ -19,6 +19,24 @@ void hs_markov_block(uint16_t *w, const uint8_t *inherit, uint8_t couple_thr,
                      uint16_t keep_thr, uint8_t *state, int have_state, uint8_t *dest,
                      int64_t dest_stride, int64_t tokens, int64_t n);
 
+/* The kernels' instruction set: hs_markov_block (and hs_synth_request) use the best of AVX2
+ * (x86 with GCC or Clang, if the CPU has it), SSE2 (x86) and plain C for the chain loop, and
+ * the PCG64 draws use AVX-512 IFMA where the CPU has it (else plain 64-bit code), or the level
+ * last given to hs_set_simd_level if that is lower; every level gives the same bits. Set the
+ * level before starting kernels in other threads (tests use it to compare the paths). */
+#define HS_SIMD_BEST -1
+#define HS_SIMD_C 0
+#define HS_SIMD_SSE2 1
+#define HS_SIMD_AVX2 2
+#define HS_SIMD_IFMA 3 /* AVX2 chain, PCG64 draws in AVX-512 IFMA (hs_pcg64_raw too) */
+
+/* Request a level (HS_SIMD_BEST or any negative: the best the CPU runs); returns the level in
+ * effect, which is lower than the request where this build or CPU lacks it. */
+int hs_set_simd_level(int level);
+
+/* The level hs_markov_block runs now. */
+int hs_simd_level(void);
+
 /* numpy's PCG64 bit generator (numpy.random.PCG64, 128-bit LCG + XSL-RR output).
  * pcg: {state_hi, state_lo, inc_hi, inc_lo}, as bit_generator.state['state'] splits them;
  * writes count raws to out exactly as bit_generator.random_raw(count) and leaves pcg at the

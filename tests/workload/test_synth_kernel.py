@@ -1,8 +1,14 @@
 """The synthetic source's C kernel against the chain rule of its docstring, element by element;
 its PCG64 against numpy's; the one-call-per-request path against the numpy-raws path it replaced;
-and the trace's independence of the number of generation threads."""
+and the trace's independence of the number of generation threads. The kernel's chain loop has
+three paths (plain C, SSE2, AVX2; ``hs_set_simd_level``): every kernel test runs on each path
+this machine has, and the paths are compared with each other."""
 
 from __future__ import annotations
+
+import contextlib
+import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +21,46 @@ from hermes_hw.workload.activations.synthetic.calibration import persistence_fro
 from hermes_hw.workload.activations.synthetic.generator import SyntheticSource
 from hermes_hw.workload.models.loader import load_model
 from ramulator_bridge import synth_lib
+
+# hs_set_simd_level's levels (synth.h: HS_SIMD_C, HS_SIMD_SSE2, HS_SIMD_AVX2, HS_SIMD_IFMA)
+LEVELS = {"c": 0, "sse2": 1, "avx2": 2, "ifma": 3}
+
+
+@contextlib.contextmanager
+def _simd(name):
+    """Run the kernel at level ``name`` (skip the test where this machine lacks it)."""
+    lib = synth_lib()[1]
+    try:
+        if lib.hs_set_simd_level(LEVELS[name]) != LEVELS[name]:
+            pytest.skip(f"this machine has no {name} path")
+        yield
+    finally:
+        lib.hs_set_simd_level(-1)
+
+
+def _cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or not _cpu_flags(),
+                    reason="needs Linux on x86-64 to read the CPU's flags")
+def test_best_level_is_the_cpus_best():
+    """x86-64 always has SSE2; AVX2 where /proc/cpuinfo lists it, the IFMA draws where it also
+    lists avx512f and avx512ifma (the GCC/Clang build)."""
+    lib = synth_lib()[1]
+    flags = _cpu_flags()
+    expected = (LEVELS["ifma"] if {"avx2", "avx512f", "avx512ifma"} <= flags
+                else LEVELS["avx2"] if "avx2" in flags else LEVELS["sse2"])
+    assert lib.hs_set_simd_level(-1) == expected == lib.hs_simd_level()
+    assert lib.hs_set_simd_level(LEVELS["c"]) == LEVELS["c"] == lib.hs_simd_level()
+    assert lib.hs_set_simd_level(99) == expected  # a request above the best gets the best
+    lib.hs_set_simd_level(-1)
 
 
 def _reference(w, inherit, couple_thr, parent, fresh, fire0, keep_thr, state):
@@ -62,11 +108,8 @@ def _kernel(w, inherit, couple_thr, parent, fresh, fire0, keep_thr, state):
     return w, bits, st_buf
 
 
-@settings(max_examples=60, deadline=None)
-@given(tokens=st.integers(1, 5), n=st.integers(1, 70), coupled=st.booleans(),
-       has_state=st.booleans(), keep=st.integers(0, 65535), couple=st.integers(0, 255),
-       seed=st.integers(0, 2**32 - 1))
-def test_kernel_follows_the_chain_rule(tokens, n, coupled, has_state, keep, couple, seed):
+def _chain_case(tokens, n, coupled, has_state, keep, seed):
+    """Random inputs of hs_markov_block (fresh >= keep, as the generator's)."""
     rng = np.random.default_rng(seed)
     coupled = coupled and n % 2 == 0
     w = rng.integers(0, 65536, (tokens, n), dtype=np.uint16)
@@ -80,12 +123,47 @@ def test_kernel_follows_the_chain_rule(tokens, n, coupled, has_state, keep, coup
     state = rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8) if has_state else None
     if state is not None and n % 8:
         state[-1] &= (1 << (n % 8)) - 1  # padding bits of a packed state are zero
+    return w, inherit, parent, fresh, fire0, state
+
+
+CHAIN_CASES = dict(tokens=st.integers(1, 5), n=st.integers(1, 130), coupled=st.booleans(),
+                   has_state=st.booleans(), keep=st.integers(0, 65535),
+                   couple=st.integers(0, 255), seed=st.integers(0, 2**32 - 1))
+
+
+@pytest.mark.parametrize("level", list(LEVELS))
+@settings(max_examples=60, deadline=None)
+@given(**CHAIN_CASES)
+def test_kernel_follows_the_chain_rule(level, tokens, n, coupled, has_state, keep, couple, seed):
+    w, inherit, parent, fresh, fire0, state = _chain_case(tokens, n, coupled, has_state, keep,
+                                                          seed)
     ref_w, ref_bits = _reference(w, inherit, couple, parent, fresh, fire0, keep, state)
-    got_w, got_bits, got_state = _kernel(w, inherit, couple, parent, fresh, fire0, keep, state)
+    with _simd(level):
+        got_w, got_bits, got_state = _kernel(w, inherit, couple, parent, fresh, fire0, keep,
+                                             state)
     np.testing.assert_array_equal(got_w, ref_w)
     np.testing.assert_array_equal(got_bits, ref_bits)
     np.testing.assert_array_equal(
         np.unpackbits(got_state, bitorder="little")[:n].astype(bool), ref_bits[-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(**CHAIN_CASES)
+def test_kernel_paths_agree(tokens, n, coupled, has_state, keep, couple, seed):
+    """The chain loops (AVX2, SSE2, plain C) give the same uniforms, bits and state."""
+    case = _chain_case(tokens, n, coupled, has_state, keep, seed)
+    w, inherit, parent, fresh, fire0, state = case
+    results = {}
+    lib = synth_lib()[1]
+    for level in LEVELS:
+        if lib.hs_set_simd_level(LEVELS[level]) == LEVELS[level]:
+            results[level] = _kernel(w, inherit, couple, parent, fresh, fire0, keep, state)
+    lib.hs_set_simd_level(-1)
+    assert {"c", "sse2"} <= set(results) or platform.machine() != "x86_64"
+    first, *others = results.values()
+    for other in others:
+        for got, ref in zip(other, first, strict=True):
+            np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize("extra_bytes", [1 << 30, 0])  # 0: no room for extra buffers
@@ -111,15 +189,19 @@ def _pcg_words(bit_generator) -> np.ndarray:
                     dtype=np.uint64)
 
 
+@pytest.mark.parametrize("level", ["c", "ifma"])  # plain 64-bit draws / AVX-512 IFMA draws
 @pytest.mark.parametrize("seed", [0, 1, 2**63 + 5, [7, 3]])
-@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 1001, 4099])
-def test_c_pcg64_draws_numpys_raws_and_leaves_its_state(seed, count):
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 15, 16, 17, 31, 32, 33, 1001,
+                                   4099])
+def test_c_pcg64_draws_numpys_raws_and_leaves_its_state(level, seed, count):
     ffi, lib = synth_lib()
     rng = np.random.default_rng(seed)
     rng.standard_normal(3)  # start from a state that is not the seeding one
     pcg = _pcg_words(rng.bit_generator)
     out = np.full(count + 1, 0xDEAD, np.uint64)  # one guard word past the end
-    lib.hs_pcg64_raw(ffi.from_buffer("uint64_t[]", pcg), ffi.from_buffer("uint64_t[]", out), count)
+    with _simd(level):
+        lib.hs_pcg64_raw(ffi.from_buffer("uint64_t[]", pcg), ffi.from_buffer("uint64_t[]", out),
+                         count)
     np.testing.assert_array_equal(out[:count], rng.bit_generator.random_raw(count))
     assert out[count] == 0xDEAD
     np.testing.assert_array_equal(pcg, _pcg_words(rng.bit_generator))
@@ -163,32 +245,35 @@ def _reference_request(rng, counts, parents, fresh, fire0, keep, couple, tokens,
     return bits, states
 
 
-@settings(max_examples=40, deadline=None)
-@given(data=st.data(), nblocks=st.integers(1, 5), tokens=st.integers(1, 9),
-       chunk=st.integers(1, 4), keep=st.integers(0, 65535), couple=st.integers(0, 255),
-       seed=st.integers(0, 2**32 - 1))
-def test_request_kernel_matches_the_numpy_raws_path(data, nblocks, tokens, chunk, keep, couple,
-                                                    seed):
-    ffi, lib = synth_lib()
-    counts = [data.draw(st.integers(1, 40)) for _ in range(nblocks)]
-    # a parent is an earlier block of the same size (even), at most one child per parent in
-    # flight: as the generator's plan, blocks alternate between two slots per "kind" (= size)
+def _plan(counts, couple_choices):
+    """Parents and slots as the generator's plan: a parent is an earlier block of the same size
+    (even), at most one child per parent in flight; blocks alternate between two slots per
+    "kind" (= size). couple_choices[b]: couple block b where it can."""
     parents, slots, last, seen = [], [], {}, {}
     for b, n in enumerate(counts):
-        couple_it = n % 2 == 0 and n in last and data.draw(st.booleans())
+        couple_it = n % 2 == 0 and n in last and couple_choices[b]
         parents.append(last[n] if couple_it else -1)
         kind = sorted(set(counts)).index(n)
         slots.append(2 * kind + seen.get(n, 0) % 2)
         seen[n] = seen.get(n, 0) + 1
         last[n] = b
+    return parents, slots
+
+
+def _check_request(counts, couple_choices, tokens, chunk, keep, couple, seed, level):
+    """hs_synth_request at ``level`` against numpy's raws + the plain-C hs_markov_block."""
+    ffi, lib = synth_lib()
+    nblocks = len(counts)
+    parents, slots = _plan(counts, couple_choices)
     rng = np.random.default_rng(seed)
     fire0 = [rng.integers(0, 65536, n, dtype=np.uint16) for n in counts]
     fresh = [np.maximum(f, keep).astype(np.uint16) for f in fire0]
     offsets = np.concatenate([[0], np.cumsum([(n + 7) // 8 for n in counts])]).tolist()
     stride = offsets[-1] + 2
     ref_rng = np.random.default_rng(seed + 1)
-    ref_bits, ref_states = _reference_request(ref_rng, counts, parents, fresh, fire0, keep,
-                                              couple, tokens, chunk, offsets, stride)
+    with _simd("c"):
+        ref_bits, ref_states = _reference_request(ref_rng, counts, parents, fresh, fire0, keep,
+                                                  couple, tokens, chunk, offsets, stride)
 
     got_rng = np.random.default_rng(seed + 1)
     pcg = _pcg_words(got_rng.bit_generator)
@@ -207,16 +292,42 @@ def test_request_kernel_matches_the_numpy_raws_path(data, nblocks, tokens, chunk
     scratch = np.empty((max(slots) + 1) * slot_elems, np.uint16)
     inherit = np.empty(8 * -(-elems // 16), np.uint8)
     bits = np.zeros((tokens, stride), np.uint8)
-    drawn = lib.hs_synth_request(
-        ffi.from_buffer("uint64_t[]", pcg), blocks, nblocks, keep, couple,
-        ffi.from_buffer("uint8_t[]", bits), stride, tokens, chunk,
-        ffi.from_buffer("uint16_t[]", scratch), slot_elems, ffi.from_buffer("uint8_t[]", inherit))
+    with _simd(level):
+        drawn = lib.hs_synth_request(
+            ffi.from_buffer("uint64_t[]", pcg), blocks, nblocks, keep, couple,
+            ffi.from_buffer("uint8_t[]", bits), stride, tokens, chunk,
+            ffi.from_buffer("uint16_t[]", scratch), slot_elems,
+            ffi.from_buffer("uint8_t[]", inherit))
     np.testing.assert_array_equal(bits, ref_bits)
     for got, ref in zip(states, ref_states, strict=True):
         np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(pcg, _pcg_words(ref_rng.bit_generator))
     got_rng.bit_generator.advance(drawn)
     assert got_rng.bit_generator.state == ref_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("level", list(LEVELS))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), nblocks=st.integers(1, 5), tokens=st.integers(1, 9),
+       chunk=st.integers(1, 4), keep=st.integers(0, 65535), couple=st.integers(0, 255),
+       seed=st.integers(0, 2**32 - 1))
+def test_request_kernel_matches_the_numpy_raws_path(level, data, nblocks, tokens, chunk, keep,
+                                                    couple, seed):
+    # two sizes (as a model's two block kinds), so that blocks often have a parent
+    sizes = [data.draw(st.integers(1, 70)) for _ in range(2)]
+    counts = [data.draw(st.sampled_from(sizes)) for _ in range(nblocks)]
+    choices = [data.draw(st.booleans()) for _ in range(nblocks)]
+    _check_request(counts, choices, tokens, chunk, keep, couple, seed, level)
+
+
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_request_kernel_rows_longer_than_a_segment(level):
+    """hs_synth_request draws and chains rows in segments of 4096 uniforms (synth.c SEGMENT):
+    rows of several segments whose raws and inherit bytes straddle rows (4136 = 4 * 1034 - 2
+    uniforms; 2068 pairs = 8 * 258 + 4 bytes), an odd row, a parent chain, two chunks."""
+    counts = [4136, 8195, 4136, 4136, 8195]
+    _check_request(counts, [True] * 5, tokens=3, chunk=2, keep=50000, couple=200, seed=3,
+                   level=level)
 
 
 # -- the whole trace against the numpy-raws path -----------------------------------------------

@@ -23,8 +23,12 @@ Generation: one C call per request (``ramulator_bridge/synth``, ``hs_synth_reque
 uniforms with its own copy of numpy's PCG64 (the same raws, in the same order, as
 ``bit_generator.random_raw``; numpy's generator is then advanced by the drawn count) and runs
 each block's per-token chain (coupling blend, keep/redraw, bit packing) in one pass over the
-uniforms, reusing the thread's scratch buffers; tests/workload check the kernel against the rule
-above element by element, its PCG64 against numpy's and the trace against the numpy-raws path.
+uniforms, drawing and chaining a row in L1-sized segments, reusing the thread's scratch buffers.
+The chain loop uses AVX2 where the CPU has it, else SSE2 or plain C, and the draws AVX-512 IFMA
+where the CPU has it (all give the same bits; ``hs_set_simd_level`` in
+ramulator_bridge/synth/synth.h forces a lower path); tests/workload
+check every path against the rule above element by element, the paths against each other, its
+PCG64 against numpy's and the trace against the numpy-raws path.
 Requests run in up to ``_MAX_THREADS`` threads (the C call releases the GIL), each OR-ing into
 its own buffer, so the trace does not depend on the thread count.
 """
