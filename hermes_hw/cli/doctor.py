@@ -26,8 +26,12 @@ def _kernel_lines() -> list[str]:
     for what, loader in (("C trace parser", ramulator_bridge.traceio_lib),
                          ("C synthetic activation kernel", ramulator_bridge.synth_lib)):
         try:
-            loader()
-            lines.append(f"{what}: built")
+            _, lib = loader()
+            level = ""
+            if hasattr(lib, "hs_simd_level"):  # the activation kernel's instruction set
+                names = {0: "plain C", 1: "SSE2", 2: "AVX2", 3: "AVX2 + AVX-512 IFMA draws"}
+                level = f" ({names.get(lib.hs_simd_level(), 'level ' + str(lib.hs_simd_level()))})"
+            lines.append(f"{what}: built{level}")
         except ImportError as err:
             lines.append(f"{what}: NOT BUILT ({err})")
     return lines
