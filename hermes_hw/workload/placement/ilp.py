@@ -53,6 +53,13 @@ def _variable(prob: pulp.LpProblem, name: str, **kw) -> pulp.LpVariable:
     return pulp.LpVariable(name, **kw)
 
 
+def _expr(terms: list, constant: float = 0) -> pulp.LpAffineExpression:
+    """sum(coefficient x count) over ``terms`` (variable or constant-0 expression, coefficient);
+    constant expressions (a kind without GPU variables) contribute nothing."""
+    return pulp.LpAffineExpression([(v, c) for v, c in terms if isinstance(v, pulp.LpVariable)],
+                                   constant=constant)
+
+
 @register_placement("ilp")
 class IlpPlacement(PlacementPolicy):
     """``dimm_symmetry`` (default): the DIMMs are identical, so one aggregated DIMM unit with time
@@ -136,23 +143,27 @@ class IlpPlacement(PlacementPolicy):
                     counts[b, g, u] = var
                     load[u].append((fbar, var))
                 prob += pulp.lpSum(counts[b, g, u] for u in units) == hi - lo
-                gpu_bytes.append(int(bpn[b]) * counts[b, g, 0])
+                gpu_bytes.append((counts[b, g, 0], int(bpn[b])))
                 for j in range(len(units) - 1):
-                    dimm_bytes[j].append(int(bpn[b]) * counts[b, g, j + 1])
+                    dimm_bytes[j].append((counts[b, g, j + 1], int(bpn[b])))
             loads.append(load)
-            prob += z[b] >= scale * (tg[b] * pulp.lpSum(fb * v for fb, v in load[0]) + 2 * ts)
+            # expressions built from (variable, coefficient) lists: the coefficients are the
+            # products PuLP's operators would form (same order, same floats), without one
+            # intermediate expression per term (a third of the model-building time)
+            prob += z[b] >= _expr([(v, scale * (tg[b] * fb)) for fb, v in load[0]],
+                                  (2 * ts) * scale)
             share = 1.0 / d if sym else 1.0
+            k = scale * td[b] * share
             for j in range(len(units) - 1):
-                prob += z[b] >= scale * td[b] * share * pulp.lpSum(fb * v for fb, v in
-                                                                   load[j + 1])
-        prob += pulp.lpSum(gpu_bytes) <= problem.gpu_capacity_bytes
+                prob += z[b] >= _expr([(v, k * fb) for fb, v in load[j + 1]])
+        prob += _expr(gpu_bytes) <= problem.gpu_capacity_bytes
         if self.min_gpu_bytes and problem.gpu_capacity_bytes > 0:
             # tie-break: at most 1 us (a full GPU) on top of the summed block times
             prob.setObjective(pulp.lpSum(z) + (scale * 1e-6 / problem.gpu_capacity_bytes)
-                              * pulp.lpSum(gpu_bytes))
+                              * _expr(gpu_bytes))
         cap = problem.dimm_capacity_bytes * (d if sym else 1)
         for j in range(len(units) - 1):
-            prob += pulp.lpSum(dimm_bytes[j]) <= cap
+            prob += _expr(dimm_bytes[j]) <= cap
         method, lp_bound = "mip", None
         if sym and self.lp_rounding:
             # the LP relaxation is nearly integral (groups hold thousands of neurons): solve it,
