@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hermes_hw._malloc import keep_freed_memory
+
+    keep_freed_memory()  # process-wide allocator setting: the command does this, the library not
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
