@@ -21,6 +21,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    from hermes_hw._malloc import keep_freed_memory
+
+    keep_freed_memory()  # as the `hermes` command does (HERMES_MALLOC_TUNE=0: off)
     with tempfile.TemporaryDirectory() as cache:
         os.environ["HERMES_CACHE_DIR"] = cache
         from hermes_hw.systems import simulate, work
