@@ -126,13 +126,18 @@ def objective(problem: PlacementProblem, placement: Placement) -> float:
 
 def check_capacities(problem: PlacementProblem, placement: Placement) -> dict:
     """Bytes used on the GPU and per DIMM (cold neurons) against the capacities."""
-    layout = problem.layout
-    bpn = problem.bytes_per_neuron[layout.block_of_flat()]
-    valid = layout.valid_flat()
-    gpu_bytes = int((bpn * (placement.on_gpu & valid)).sum())
-    cold = ~placement.on_gpu & valid
-    dimm_bytes = np.bincount(placement.dimm[cold], weights=bpn[cold],
-                             minlength=problem.system.n_dimms)
+    layout, d = problem.layout, problem.system.n_dimms
+    bpn = np.asarray(problem.bytes_per_neuron, dtype=np.int64)
+    # neuron counts per block (GPU) and per (block, DIMM) (cold), then bytes: integer sums
+    gpu_n = np.zeros(problem.n_blocks, dtype=np.int64)
+    cold_n = np.zeros((problem.n_blocks, d), dtype=np.int64)
+    for b in range(problem.n_blocks):
+        sl = layout.block_slice(b)  # the block's real neurons (no padding)
+        on = placement.on_gpu[sl]
+        gpu_n[b] = np.count_nonzero(on)
+        cold_n[b] = np.bincount(placement.dimm[sl][~on], minlength=d)[:d]
+    gpu_bytes = int(gpu_n @ bpn)
+    dimm_bytes = bpn @ cold_n
     return {
         "gpu_bytes": gpu_bytes,
         "gpu_capacity_bytes": problem.gpu_capacity_bytes,
