@@ -199,6 +199,20 @@ class HostSection(BaseModel):
         source="PowerInfer llama.cpp: buffered_tensor_allocator::flush, get_offloading_level, "
         "llm_load_sparse_model_tensors; README 'offload all dense activation blocks to GPU, "
         "then split FFN' (docs/calibration.md)")
+    predictor: Literal["table", "powerinfer_mlp"] = F(
+        "table", unit="id", description="'table' = Hermes' own table predictor on the host CPU "
+        "(workload.predictor_ns_per_neuron per neuron); 'powerinfer_mlp' = PowerInfer's per-layer "
+        "MLP predictors (d_model -> hidden -> n_ffn, FP16) held in VRAM: their bytes come off the "
+        "GPU weight budget the placement sees and each layer runs them on the GPU (two dense "
+        "GEMVs, category predictor) before its MLP; the QKV input rows keep the table predictor "
+        "(PowerInfer has no attention predictor)",
+        source="PowerInfer §5.1 / Table 6 (peers.md §2); its allocator puts the predictors in VRAM "
+        "after dense attention (docs/calibration.md)")
+    predictor_share: float | None = F(
+        None, unit="fraction of model params", gt=0, lt=1, description="'powerinfer_mlp' only: "
+        "predictor parameters as a share of the model's; null = the cited share of the model "
+        "(hermes_hw/systems/host_predictor.py POWERINFER_PREDICTOR_SHARES)",
+        source="PowerInfer Table 6 [M] (peers.md §2); [I] for models it does not list")
 
 
 class MultiGpuSection(BaseModel):
@@ -262,7 +276,7 @@ class SystemConfig(BaseModel):
                                     description="weight streaming host -> GPU")
     dejavu: DejaVuSection = Field(default_factory=DejaVuSection, description="Deja Vu")
     host: HostSection = Field(default_factory=HostSection,
-                              description="Hermes-host: attention placement")
+                              description="Hermes-host: attention placement and predictor")
     multi_gpu: MultiGpuSection = Field(default_factory=MultiGpuSection,
                                        description="multi-GPU reference")
 

@@ -25,7 +25,7 @@ compute, promotions, remaps) comes from the workload pipeline (hermes_hw.workloa
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +51,18 @@ from hermes_hw.systems.dimm_time import (
 from hermes_hw.systems.work import WorkCounts, work_counts
 from hermes_hw.timeline.events import CATEGORIES, category_index
 from hermes_hw.workload.placement.base import SystemParams
+
+
+@dataclass(frozen=True)
+class MlpPredictorPlan:
+    """Per-layer MLP prediction on the GPU (layers < ``gpu_layers``: ``gpu_ns`` per layer,
+    ``gpu_args`` event args) or as one operator on the cold unit (``cold_op``)."""
+
+    gpu_layers: int
+    gpu_ns: float
+    gpu_args: dict
+    cold_op: DimmOp
+
 
 FEEDBACK_SAMPLE_TOKENS = 4
 """Decode tokens the placement-feedback pass samples (its ratio averages over every block)."""
@@ -103,6 +115,13 @@ class Hermes(System):
             raise InputError(f"host.attention: '{cfg.host.attention}' applies to system "
                              f"'hermes-host' only (this config's system: '{cfg.system}'); "
                              "remove it or use 'split'")
+        if cfg.host.predictor != "table" and not isinstance(self, HermesHost):
+            raise InputError(f"host.predictor: '{cfg.host.predictor}' applies to system "
+                             f"'hermes-host' only (this config's system: '{cfg.system}'); "
+                             "remove it or use 'table'")
+        if cfg.host.predictor_share is not None and cfg.host.predictor != "powerinfer_mlp":
+            raise InputError("host.predictor_share applies to host.predictor 'powerinfer_mlp' "
+                             f"only (this config's: '{cfg.host.predictor}'); remove it")
         check_fits("the GPU-only dense weights (output projections, LM head)",
                    ctx.model.gpu_dense_bytes, cfg.gpu_weight_budget_gib * GIB,
                    "gpu_weight_budget_gib")
@@ -186,6 +205,14 @@ class Hermes(System):
         output projections (GPU-only, paper §1 step 3)."""
         return np.full(ctx.model.num_layers, float(ctx.o_proj_bytes))
 
+    def gpu_predictor_bytes(self, ctx: SimContext) -> int:
+        """GPU bytes of predictor weights (Hermes' table predictor runs on the host: none)."""
+        return 0
+
+    def mlp_predictor_plan(self, ctx: SimContext) -> MlpPredictorPlan | None:
+        """Where each layer's MLP prediction runs, if not on the host's table predictor."""
+        return None
+
     # --- dataflow ---------------------------------------------------------------------------
     def build(self, ctx: SimContext) -> None:
         wc = self.counts(ctx)
@@ -195,7 +222,7 @@ class Hermes(System):
         for b, g in enumerate(m.blocks):
             resident[g.layer] += wc.gpu_resident[b] * bpn[b]
         resident += self.attention_resident_bytes(ctx)
-        during = prefill_residency(ctx)
+        during = prefill_residency(ctx, reserved_bytes=self.gpu_predictor_bytes(ctx))
         off = ctx.config.offload
         end = prefill_with_streaming(ctx, during, h2d_efficiency=off.h2d_efficiency,
                                      overlap=off.overlap, kv_to_host=True)
@@ -204,8 +231,11 @@ class Hermes(System):
         ctx.info["predictor_cost"] = wc.predictor_cost
         ctx.info["work_samples"] = wc.samples
         ctx.info["gpu_resident_neuron_bytes"] = int((wc.gpu_resident * bpn).sum())
+        if self.gpu_predictor_bytes(ctx):
+            ctx.info["gpu_predictor_bytes"] = self.gpu_predictor_bytes(ctx)
         flow = _Flow(ctx, self.units(ctx), self.time_model(ctx), wc, bpn,
-                     dense_attention_gpu_layers=self.dense_attention_gpu_layers(ctx))
+                     dense_attention_gpu_layers=self.dense_attention_gpu_layers(ctx),
+                     mlp_predictor=self.mlp_predictor_plan(ctx))
         for step in range(ctx.run.decode_steps):
             end = flow.token(step, end)
 
@@ -282,12 +312,14 @@ def realised_ratio(ctx: SimContext, wc: WorkCounts, params: SystemParams,
     return float(np.clip(cold_ns[both].sum() / gpu_ns[both].sum(), 0.5, 4.0))
 
 
-def prefill_residency(ctx: SimContext) -> np.ndarray:
+def prefill_residency(ctx: SimContext, reserved_bytes: float = 0.0) -> np.ndarray:
     """Bytes of each layer on the GPU during prefill: conventional offloading (paper §1), the
-    GPU weight budget less the LM head holds whole layers from the first, the rest streams.
+    GPU weight budget less the LM head (and ``reserved_bytes`` held for the whole run, e.g.
+    Hermes-host's PowerInfer predictors) holds whole layers from the first, the rest streams.
     Independent of the decode placement (it is loaded after prefill: :func:`load_hot_copies`)."""
     m = ctx.model
-    free = ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+    free = (ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+            - reserved_bytes)
     out = np.zeros(m.num_layers)
     for layer in range(m.num_layers):
         if free <= 0:
@@ -323,9 +355,11 @@ class _Flow:
     (the promotion and remapping reads the analytical models leave off the DIMM lanes)."""
 
     def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
-                 bpn: np.ndarray, dense_attention_gpu_layers: int | None = None) -> None:
+                 bpn: np.ndarray, dense_attention_gpu_layers: int | None = None,
+                 mlp_predictor: MlpPredictorPlan | None = None) -> None:
         self.ctx, self.units, self.tm, self.wc, self.bpn = ctx, units, tm, wc, bpn
         self.dense_gpu_layers = dense_attention_gpu_layers
+        self.mlp_pred = mlp_predictor  # None: the host's table predictor
         m = ctx.model
         self.U = len(units)
         self.qkv_out = m.q_dim + 2 * m.kv_dim
@@ -539,7 +573,20 @@ class _Flow:
                 self._remap(s, layer, at_end, step)
             od = self._pcie("d2h", h_vec, [o], "projection output", step, layer)
             # 4. MLP split
-            pm = self._host(pred_mlp_ns, "predict MLP", "predictor", [at_end], step, layer)
+            mp = self.mlp_pred
+            if mp is None:
+                pm = self._host(pred_mlp_ns, "predict MLP", "predictor", [at_end], step, layer)
+                pc = pm
+            elif layer < mp.gpu_layers:  # PowerInfer's predictor in VRAM; output to the CPU
+                pm = tl.add_on(gpu_li, mp.gpu_ns, "predict MLP", cat["predictor"], [o], 0.0,
+                               "decode", step, layer, mp.gpu_args)
+                pc = self._pcie("d2h", ctx.vec_bytes(m.ffn_size), [pm], "predicted neurons",
+                                step, layer)
+            else:  # its predictor did not fit in VRAM: on the CPU, output to the GPU
+                pc = tl.join(self._unit_ops("predict MLP", [mp.cold_op] * U,
+                                            [[od]] * U, "predictor", step, layer))
+                pm = self._pcie("h2d", ctx.vec_bytes(m.ffn_size), [pc], "predicted neurons",
+                                step, layer)
             gm = o
             if gpu_n[bm]:
                 n = int(gpu_n[bm])
@@ -550,7 +597,7 @@ class _Flow:
                                {"neurons": n, "nbytes": up.nbytes + down.nbytes})
             durs, args = self._gemv_ops(s, bm, 1, dimm_n[bm], B)
             um = self._unit_events("MLP cold", self._role("mlp_cold", step, layer, durs), args,
-                                   [[od, pm, at[j]] for j in range(U)], "fc", step, layer)
+                                   [[od, pc, at[j]] for j in range(U)], "fc", step, layer)
             # 5. merge GPU + DIMM partial sums, reduce across DIMMs
             gp2 = self._pcie("d2h", h_vec, [gm], "MLP partial", step, layer)
             sm = self._host(self.sync_ns, "sync MLP", "others", [gp2, *um], step, layer)
@@ -694,21 +741,74 @@ class HermesHost(Hermes):
         out[:k] = self.layer_attention_bytes(ctx)
         return out
 
+    # --- PowerInfer's MLP predictors (host.predictor: powerinfer_mlp) ----------------------
+    def _mlp_predictor(self, ctx: SimContext) -> bool:
+        return ctx.config.host.predictor == "powerinfer_mlp"
+
+    def predictor_shape(self, ctx: SimContext):
+        """Per-layer predictor shape (hermes_hw/systems/host_predictor.py); None: table."""
+        if not self._mlp_predictor(ctx):
+            return None
+        from hermes_hw.systems.host_predictor import predictor_shape
+
+        return predictor_shape(ctx.model, ctx.config.host.predictor_share)
+
+    def predictor_gpu_layers(self, ctx: SimContext) -> int:
+        """Leading layers whose predictor is in VRAM: PowerInfer's allocator gives the budget
+        to the dense tensors first (here the GPU-only output projections and LM head), then to
+        the predictors layer by layer, then to the hot neurons."""
+        shape = self.predictor_shape(ctx)
+        if shape is None:
+            return 0
+        return shape.gpu_layers(ctx.config.gpu_weight_budget_gib * GIB
+                                - ctx.model.gpu_dense_bytes)
+
+    def gpu_predictor_bytes(self, ctx: SimContext) -> int:
+        shape = self.predictor_shape(ctx)
+        return 0 if shape is None else self.predictor_gpu_layers(ctx) * shape.bytes_per_layer
+
+    def mlp_predictor_plan(self, ctx: SimContext) -> MlpPredictorPlan | None:
+        """d_model -> hidden and hidden -> n_ffn, dense: on the GPU timing model for the
+        layers in VRAM, one CPU operator for the rest."""
+        shape = self.predictor_shape(ctx)
+        if shape is None:
+            return None
+        kernels = (ctx.gpu_kernel("gemv", shape.hidden, shape.d_model, ctx.batch),
+                   ctx.gpu_kernel("gemv", shape.n_ffn, shape.hidden, ctx.batch))
+        cold = DimmOp("gemv", read_bytes=shape.bytes_per_layer,
+                      macs=shape.hidden * (shape.d_model + shape.n_ffn) * ctx.batch, segments=1)
+        return MlpPredictorPlan(gpu_layers=self.predictor_gpu_layers(ctx),
+                                gpu_ns=sum(k.time_ns for k in kernels),
+                                gpu_args={"nbytes": sum(k.nbytes for k in kernels)},
+                                cold_op=cold)
+
     def check(self, ctx: SimContext) -> None:
         super().check(ctx)
-        if self._dense(ctx) and ctx.config.workload.placement not in ("ilp", "greedy"):
+        cfg = ctx.config
+        if self._dense(ctx) and cfg.workload.placement not in ("ilp", "greedy"):
             raise InputError(f"host.attention 'dense_gpu_first' needs workload.placement 'ilp' "
                              f"or 'greedy' (it restricts GPU copies to MLP neurons), not "
-                             f"'{ctx.config.workload.placement}'")
+                             f"'{cfg.workload.placement}'")
+        if self._mlp_predictor(ctx):
+            if self._dense(ctx):
+                raise InputError("host.predictor 'powerinfer_mlp' is implemented with "
+                                 "host.attention 'split' only (not 'dense_gpu_first')")
+            self.predictor_shape(ctx)  # one-line error for a model without a cited share
 
     def system_params(self, ctx: SimContext) -> SystemParams:
         params = super().system_params(ctx)
-        if not self._dense(ctx) or ctx.placement_params is not None:
+        if ctx.placement_params is not None:
             return params
-        # the placement sees only the MLP's share: its GPU capacity (budget less
-        # gpu_dense_bytes, hermes_hw/workload/placement/base.py) is the MLP budget
-        return replace(params, gpu_weight_budget_bytes=int(
-            self.mlp_gpu_budget_bytes(ctx) + ctx.model.gpu_dense_bytes))
+        if self._dense(ctx):
+            # the placement sees only the MLP's share: its GPU capacity (budget less
+            # gpu_dense_bytes, hermes_hw/workload/placement/base.py) is the MLP budget
+            return replace(params, gpu_weight_budget_bytes=int(
+                self.mlp_gpu_budget_bytes(ctx) + ctx.model.gpu_dense_bytes))
+        if self._mlp_predictor(ctx):
+            # the predictors sit in VRAM for the whole run: the hot neurons get the rest
+            return replace(params, gpu_weight_budget_bytes=int(
+                params.gpu_weight_budget_bytes - self.gpu_predictor_bytes(ctx)))
+        return params
 
     def _count_args(self, ctx: SimContext, system: SystemParams, adjust: bool, remap: bool,
                     max_sample: int | None = None) -> dict:
