@@ -185,7 +185,8 @@ class DejaVuSection(BaseModel):
 
 
 class HostSection(BaseModel):
-    """Hermes-host (PowerInfer-style, cold neurons on the host CPU): where attention goes."""
+    """Hermes-host (PowerInfer-style, cold neurons on the host CPU): where attention goes and
+    which predictor runs."""
 
     model_config = _STRICT
     attention: Literal["split", "dense_gpu_first"] = F(
