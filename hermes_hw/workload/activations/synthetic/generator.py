@@ -192,8 +192,17 @@ class SyntheticSource(ActivationSource):
         keep_thr = np.uint16(min(round(q * _SCALE), _SCALE - 1))
         couple_thr = np.uint8(min(round(profile.layer_coupling * 256), 255))
         bits = np.zeros((tokens, layout.total_bits // 8), dtype=np.uint8)
-        id_rng = np.random.default_rng([seed, 0x1D])
-        neuron_ids = [id_rng.permutation(g.count).astype(np.int32) for g in model.blocks]
+
+        def side() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+            """What the trace carries besides the bits (independent of the draws: its own
+            generator), computed in a thread while the requests are generated."""
+            id_rng = np.random.default_rng([seed, 0x1D])
+            ids = [id_rng.permutation(g.count).astype(np.int32) for g in model.blocks]
+            return (ids, self._offline(model, layout, base, profile),
+                    self._candidates(model, layout))
+
+        side_pool = ThreadPoolExecutor(1)
+        side_result = side_pool.submit(side)
 
         chunk = max(1, min(tokens, _CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
         parents, slots = _coupling_plan(model, profile.layer_coupling > 0)
@@ -215,13 +224,17 @@ class SyntheticSource(ActivationSource):
                 self._request_bits(model, layout, chain, seed, request, buffers[worker],
                                    scratch)
 
-        if workers == 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(run, range(workers)))
-            for extra in buffers[1:]:
-                bits |= extra
+        try:
+            if workers == 1:
+                run(0)
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(run, range(workers)))
+                for extra in buffers[1:]:
+                    bits |= extra
+            neuron_ids, offline, candidates = side_result.result()
+        finally:
+            side_pool.shutdown(wait=True)
         return ActivationTrace(
             model=model,
             layout=layout,
@@ -229,8 +242,8 @@ class SyntheticSource(ActivationSource):
             prompt_tokens=prompt_tokens,
             batch=batch,
             neuron_ids=neuron_ids,
-            offline_frequencies=self._offline(model, layout, base, profile),
-            partner_candidates=self._candidates(model, layout),
+            offline_frequencies=offline,
+            partner_candidates=candidates,
             source="synthetic",
             meta={"persistence_q": q, "layer_coupling": profile.layer_coupling,
                   "block_targets": block_targets(model, profile)},
