@@ -129,6 +129,13 @@ class SimContext:
         return self.model.arch.vocab_size
 
     @property
+    def gpu_budget_after_lm_head_bytes(self) -> float:
+        """``gpu_weight_budget_gib`` in bytes less the LM head (kept on the GPU by every
+        system that keeps weights there); may be negative."""
+        m = self.model
+        return self.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * self.lm_head_rows)
+
+    @property
     def kv_total_bytes(self) -> int:
         return self.batch * (self.run.input_tokens + self.run.output_tokens) * \
             self.model.kv_bytes_per_token

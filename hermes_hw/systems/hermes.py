@@ -318,8 +318,7 @@ def prefill_residency(ctx: SimContext, reserved_bytes: float = 0.0) -> np.ndarra
     Hermes-host's PowerInfer predictors) holds whole layers from the first, the rest streams.
     Independent of the decode placement (it is loaded after prefill: :func:`load_hot_copies`)."""
     m = ctx.model
-    free = (ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
-            - reserved_bytes)
+    free = ctx.gpu_budget_after_lm_head_bytes - reserved_bytes
     out = np.zeros(m.num_layers)
     for layer in range(m.num_layers):
         if free <= 0:
@@ -718,7 +717,7 @@ class HermesHost(Hermes):
         if not self._dense(ctx):
             return None
         m = ctx.model
-        free = ctx.config.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+        free = ctx.gpu_budget_after_lm_head_bytes
         return int(min(m.num_layers, max(0.0, free) // self.layer_attention_bytes(ctx)))
 
     def mlp_gpu_budget_bytes(self, ctx: SimContext) -> int:
@@ -728,9 +727,7 @@ class HermesHost(Hermes):
         m, k = ctx.model, self.dense_attention_gpu_layers(ctx)
         if k is None or k < m.num_layers:
             return 0
-        free = (ctx.config.gpu_weight_budget_gib * GIB
-                - m._bytes(m.hidden_size * ctx.lm_head_rows)
-                - m.num_layers * self.layer_attention_bytes(ctx))
+        free = ctx.gpu_budget_after_lm_head_bytes - m.num_layers * self.layer_attention_bytes(ctx)
         return int(max(0.0, free))
 
     def attention_resident_bytes(self, ctx: SimContext) -> np.ndarray:

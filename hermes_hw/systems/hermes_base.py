@@ -49,8 +49,7 @@ class HermesBase(System):
     def residency(self, ctx: SimContext) -> np.ndarray:
         """[layers, 3] bool: which FC blocks are resident on the GPU."""
         m = ctx.model
-        budget = ctx.config.gpu_weight_budget_gib * GIB - m._bytes(
-            m.hidden_size * ctx.lm_head_rows)
+        budget = ctx.gpu_budget_after_lm_head_bytes
         blocks = dense_blocks(ctx)
         res = np.zeros((m.num_layers, len(blocks)), dtype=bool)
         for layer in range(m.num_layers):

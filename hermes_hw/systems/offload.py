@@ -55,7 +55,7 @@ class OffloadSystem(System):
         elif cfg.offload.residency == "device_map_auto":
             budget = device_map_auto_layer_budget(ctx)
         else:
-            budget = cfg.gpu_weight_budget_gib * GIB - m._bytes(m.hidden_size * ctx.lm_head_rows)
+            budget = ctx.gpu_budget_after_lm_head_bytes
         n = int(max(0.0, budget) // per)
         out = np.zeros(m.num_layers)
         out[: min(n, m.num_layers)] = per
