@@ -573,13 +573,14 @@ def _least_squares(resid, x0: np.ndarray, lo: np.ndarray, iters: int = 60) -> np
 
 def _key(td: TraceDir, override: dict | None) -> str:
     from hermes_hw.ndp.replay import trace_system
+    from hermes_hw.source_digest import NDP_CODE, tree_digest
     from ramulator_bridge import engine_digest
 
     m = td.manifest
     blob = json.dumps({"system": trace_system(td, override).resolved(),
                        "model": m["model_config"], "batch": m["batch"],
                        "weight_bits": m.get("weight_bits"), "v": FAST_MODEL_VERSION,
-                       "engine": engine_digest()},
+                       "engine": engine_digest(), "code": tree_digest(*NDP_CODE)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -141,6 +141,9 @@ class WorkloadSection(BaseModel):
                                        "runtime' (§5)")
 
 
+Residency = Literal["budget", "device_map_auto", "layers_offloaded"]
+
+
 class OffloadSection(BaseModel):
     """Weight streaming host -> GPU (prefill of the Hermes family; the offloading baselines)."""
 
@@ -154,14 +157,20 @@ class OffloadSection(BaseModel):
                                           description="share of the weights kept on the GPU; "
                                           "None: whole layers by ``residency``",
                                           source="system policy")
-    residency: Literal["budget", "device_map_auto"] = F(
+    residency: Residency = F(
         "budget", unit="id", description="which whole layers stay on the GPU: 'budget' = as "
         "many as gpu_weight_budget_gib holds after the LM head; 'device_map_auto' = HF "
         "Accelerate's device_map='auto' (max_memory_fraction of the GPU memory left after the "
         "CUDA context, less the largest layer reserved as the offload buffer, filled in module "
         "order: embeddings, layers, final norm, LM head; an untied LM head after an offloaded "
-        "layer is offloaded too and streamed every step)",
-        source="accelerate.utils.modeling get_balanced_memory / infer_auto_device_map "
+        "layer is offloaded too and streamed every step); 'layers_offloaded' = every decoder "
+        "layer on the host and streamed every forward pass, embeddings and LM head on the GPU",
+        source="accelerate.utils.modeling get_balanced_memory / infer_auto_device_map; "
+        "FlexGen benchmark/hf_ds/hf_opt.py --cpu-offload device_map (docs/calibration.md)")
+    residency_by_family: dict[str, Residency] = F(
+        {}, unit="family -> id", description="residency for models of the named family "
+        "(the model config's 'family'), overriding 'residency' for them",
+        source="[I] the harness a baseline was run with differs by model family "
         "(docs/calibration.md)")
     max_memory_fraction: float = F(0.9, unit="fraction", gt=0, le=1,
                                    description="device_map_auto: share of the free GPU memory "

@@ -107,10 +107,13 @@ def fast_dimm_model(model, *, ndp: NdpUnitConfig, dram_config: str, n_dimms: int
     system = parse_system({"dram": dram, "n_dimms": n_dimms, "unit": ndp_unit_for(ndp)},
                           source="system config ndp")
     tck = float(resolve(parse_config(system.dram_mapping(), dram)).tck_ns)
+    from hermes_hw.source_digest import NDP_CODE, tree_digest
     from ramulator_bridge import engine_digest
 
     key = hashlib.sha256(json.dumps(
-        {"v": FAST_ADAPTER_VERSION, "engine": engine_digest(), "system": system.resolved(),
+        {"v": FAST_ADAPTER_VERSION, "engine": engine_digest(),
+         "code": tree_digest(*NDP_CODE, "hermes_hw/systems/dimm_fast.py"),
+         "system": system.resolved(),
          "model": model.config.model_dump(mode="json"), "bits": model.weight_bits,
          "batch": batch, "prompt": prompt_tokens, "seed": seed}, sort_keys=True,
         default=str).encode()).hexdigest()[:24]

@@ -50,9 +50,12 @@ class OffloadSystem(System):
         """Bytes of each layer kept on the GPU (whole layers, first layers first)."""
         m, cfg = ctx.model, ctx.config
         per = ctx.layer_weight_bytes
+        mode = residency_mode(ctx)
         if cfg.offload.gpu_weight_fraction is not None:
             budget = cfg.offload.gpu_weight_fraction * m.weight_bytes
-        elif cfg.offload.residency == "device_map_auto":
+        elif mode == "layers_offloaded":
+            budget = 0.0
+        elif mode == "device_map_auto":
             budget = device_map_auto_layer_budget(ctx)
         else:
             budget = ctx.gpu_budget_after_lm_head_bytes
@@ -67,7 +70,7 @@ class OffloadSystem(System):
         (or the head does not fit after them) it is offloaded too; 0 otherwise."""
         m, cfg = ctx.model, ctx.config
         if (cfg.offload.gpu_weight_fraction is not None
-                or cfg.offload.residency != "device_map_auto" or m.arch.tie_word_embeddings):
+                or residency_mode(ctx) != "device_map_auto" or m.arch.tie_word_embeddings):
             return 0.0
         head = sum(m._bytes(x.params) for x in m.global_matrices
                    if x.name in ("final_norm", "project_out", "lm_head"))
@@ -130,6 +133,13 @@ class OffloadSystem(System):
 
     def layer_fc_ns(self, ctx: SimContext, step: int, layer: int, dense_fc_ns: float) -> float:
         return dense_fc_ns
+
+
+def residency_mode(ctx: SimContext) -> str:
+    """The residency rule for this model: ``offload.residency_by_family`` for the model's
+    family if named there, else ``offload.residency``."""
+    off = ctx.config.offload
+    return off.residency_by_family.get(ctx.model.config.family, off.residency)
 
 
 def device_map_auto_layer_budget(ctx: SimContext) -> float:

@@ -6,7 +6,9 @@ promoted over PCIe, and how many move between each pair of DIMMs (remapping). :f
 runs :class:`hermes_hw.workload.pipeline.Workload` for ``sample_tokens`` decode tokens after the
 full prompt and reduces its work lists to these counts. Results are cached in memory and on disk
 (``$HERMES_CACHE_DIR`` or ``~/.cache/hermes-hw/work``) under a hash of everything they depend
-on, so a repeated run is identical and fast; ``HERMES_CACHE_DIR=off`` disables the disk cache.
+on, the code that computes them included (:data:`WORK_CODE`: an edited or upgraded workload
+never reads an entry an older one wrote), so a repeated run is identical and fast;
+``HERMES_CACHE_DIR=off`` disables the disk cache.
 
 The activation trace a run reads depends only on the model, the source, the token counts, the
 batch and the seed, not on the placement: a small in-process memo (:func:`activation_trace`)
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hermes_hw.source_digest import tree_digest
 from hermes_hw.workload.models.spec import ModelSpec
 from hermes_hw.workload.placement.base import SystemParams
 
@@ -76,8 +79,14 @@ def _file_stamps(options: dict) -> dict:
     return out
 
 
+WORK_CODE = ("hermes_hw/workload", "hermes_hw/systems/work.py", "ramulator_bridge/_synth*")
+"""The code work lists come from (:func:`hermes_hw.source_digest.tree_digest` keys the cache):
+the workload package, this module and the compiled activation kernel."""
+
+
 def _key(model: ModelSpec, options: dict, system: SystemParams) -> str:
-    blob = json.dumps({"v": CACHE_VERSION, "files": _file_stamps(options),
+    blob = json.dumps({"v": CACHE_VERSION, "code": tree_digest(*WORK_CODE),
+                       "files": _file_stamps(options),
                        "model": model.config.model_dump(mode="json"),
                        "bits": model.weight_bits, "options": options,
                        "system": asdict(system)}, sort_keys=True, default=str)

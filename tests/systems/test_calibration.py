@@ -78,6 +78,36 @@ def test_accelerate_tied_lm_head_stays_on_the_gpu():
     assert r.info["lm_head_streamed"] is False
 
 
+def test_accelerate_streams_every_opt_layer_as_flexgens_hf_opt_harness():
+    # FlexGen's benchmark/hf_ds/hf_opt.py --cpu-offload: every decoder layer on the CPU,
+    # embeddings and the (tied) LM head on the GPU. OPT-13B layer, FP16, by hand: q/k/v/out
+    # h x h + h bias each, fc1 h x f + f, fc2 f x h + h, two LayerNorms of 2h.
+    h, f = 5120, 20480
+    layer = 2 * (4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * 2 * h)
+    r = simulate("opt-13b", "accelerate", 1)
+    assert r.info["gpu_resident_layers"] == 0
+    assert r.info["lm_head_streamed"] is False
+    streamed = sum(e.args["nbytes"] for e in r.timeline.events
+                   if e.token == 0 and e.lane == "pcie.h2d")
+    assert streamed == 40 * layer
+
+
+def test_residency_by_family_overrides_only_the_named_family():
+    # naming llama2 moves LLaMA2-13B off device_map="auto" (33 layers, test above) ...
+    over = {"offload": {"residency_by_family": {"llama2": "layers_offloaded"}}}
+    assert simulate("llama2-13b", "accelerate", 1,
+                    overrides=over).info["gpu_resident_layers"] == 0
+    # ... and leaves a family it does not name (Falcon) on 'residency'
+    falcon = simulate("falcon-40b", "accelerate", 1, overrides=over)
+    assert falcon.info["gpu_resident_layers"] == simulate(
+        "falcon-40b", "accelerate", 1).info["gpu_resident_layers"]
+    # naming opt with device_map_auto undoes the committed FlexGen-harness entry for OPT:
+    # OPT-13B by hand: 0.9 x 23 GiB less the largest layer (629,278,720 B) less the token and
+    # position embeddings ((50272 + 2050) x 5120 x 2 B), floor(21,061,399,756.8 / 629,278,720)
+    back = {"offload": {"residency_by_family": {"opt": "device_map_auto"}}}
+    assert simulate("opt-13b", "accelerate", 1, overrides=back).info["gpu_resident_layers"] == 33
+
+
 def test_budget_residency_is_unchanged_for_the_other_offloaders():
     r = simulate("opt-13b", "flexgen", 1)  # gpu_weight_fraction 0: nothing resident
     assert r.info["gpu_resident_layers"] == 0
