@@ -83,6 +83,7 @@ setup(
         "ramulator_bridge/build_engine.py:ffibuilder",
         "ramulator_bridge/build_traceio.py:ffibuilder",
         "ramulator_bridge/build_synth.py:ffibuilder",
+        "ramulator_bridge/build_timeline.py:ffibuilder",
     ],
     data_files=_config_data_files(),
 )

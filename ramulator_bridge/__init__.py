@@ -54,3 +54,9 @@ def synth_lib() -> tuple[Any, Any]:
     """Return ``(ffi, lib)`` of the compiled synthetic activation kernel
     (ramulator_bridge._synth; used by hermes_hw.workload.activations.synthetic)."""
     return _extension("_synth", "synthetic activation kernel")
+
+
+def timeline_lib() -> tuple[Any, Any]:
+    """Return ``(ffi, lib)`` of the compiled timeline core (ramulator_bridge._timeline; used by
+    hermes_hw.timeline.program)."""
+    return _extension("_timeline", "timeline core")

@@ -256,9 +256,11 @@ def prefill_with_streaming(ctx: SimContext, resident_bytes: np.ndarray, *, h2d_e
     return tl.join([lm, last])
 
 
-def lm_head_step(ctx: SimContext, dep: int, token: int, *, category: str = "fc") -> int:
-    """Decode LM head on the GPU, then the sampled token ids back to the host; returns the id."""
-    tl = ctx.timeline
+def lm_head_step(ctx: SimContext, dep: int, token: int, *, category: str = "fc",
+                 tl=None) -> int:
+    """Decode LM head on the GPU, then the sampled token ids back to the host; returns the id.
+    ``tl``: where to add the events (default ``ctx.timeline``; a token program's builder)."""
+    tl = ctx.timeline if tl is None else tl
     head = ctx.gpu_kernel("gemv", ctx.lm_head_rows, ctx.model.hidden_size, ctx.batch)
     e = tl.add("gpu", head.time_ns, name="LM head", category=category, deps=[dep],
                token=token, args={"nbytes": head.nbytes})

@@ -50,6 +50,7 @@ from hermes_hw.systems.dimm_time import (
 )
 from hermes_hw.systems.work import WorkCounts, work_counts
 from hermes_hw.timeline.events import CATEGORIES, category_index
+from hermes_hw.timeline.program import ParamList, ProgramBuilder, TokenProgram, run_program
 from hermes_hw.workload.placement.base import SystemParams
 
 
@@ -345,6 +346,9 @@ def load_hot_copies(ctx: SimContext, placed: np.ndarray, during: np.ndarray, dep
 class _Flow:
     """The per-token event builder (kept apart so systems can reuse it).
 
+    ``replay_tokens`` (class attribute, default True): replay recorded token programs
+    (:meth:`token`); False builds every token (the tests compare the two).
+
     ~750k events for a LLaMA2-70B run: lane and category indices, op durations, PCIe times and
     event ``args`` are resolved once and reused (the timeline never mutates ``args``).
 
@@ -352,6 +356,8 @@ class _Flow:
     the per-event hook (``role_times_ns``, dimm_time.py; the cycle-level model), from that hook
     for every DIMM event, plus one "promote + remap" event per layer and DIMM after attention
     (the promotion and remapping reads the analytical models leave off the DIMM lanes)."""
+
+    replay_tokens = True
 
     def __init__(self, ctx: SimContext, units: list[str], tm: DimmTimeModel, wc: WorkCounts,
                  bpn: np.ndarray, dense_attention_gpu_layers: int | None = None,
@@ -375,6 +381,8 @@ class _Flow:
         self._pcie_memo: dict = {}  # (direction, nbytes) -> (duration, args)
         self._ring_memo: dict = {}  # (nbytes, name) -> (duration, [(src lane, dst, args)])
         self._cat = {c: category_index(c) for c in CATEGORIES}
+        self._programs: dict[int, TokenProgram] = {}  # work sample -> its token's program
+        self.tl = ctx.timeline  # where the builder adds events (a ProgramBuilder while writing)
         # per-token remap moves as (block, src, dst, count), precomputed per sample
         self.moves = []
         self.moves_by_block: list[dict[int, list[tuple[int, int, int]]]] = []
@@ -417,7 +425,7 @@ class _Flow:
                      category: str, token: int, layer: int) -> list[int]:
         if self._unit_lanes is None:
             self._unit_lanes = [self._lane(u) for u in self.units]
-        return self.ctx.timeline.add_group(self._unit_lanes, durations, name,
+        return self.tl.add_group(self._unit_lanes, durations, name,
                                            self._cat[category], deps_per_unit, token, layer,
                                            args)
 
@@ -455,7 +463,7 @@ class _Flow:
                               {"nbytes": nbytes, "src": f"dimm{j}", "dst": f"dimm{k}"}))
             hit = self._ring_memo[key] = (cfg.hop_latency_ns + nbytes / cfg.link_gbps, sends)
         dur, sends = hit
-        add, ci = self.ctx.timeline.add_on, self._cat["communication"]
+        add, ci = self.tl.add_on, self._cat["communication"]
         arrivals = [-1] * self.U
         for li, k, args in sends:
             arrivals[k] = add(li, dur, name, ci, deps, 0.0, "decode", token, layer, args)
@@ -470,16 +478,16 @@ class _Flow:
                                           self.ctx.pcie.duration_ns(int(nbytes), direction),
                                           {"nbytes": int(nbytes)})
         li, dur, args = hit
-        return self.ctx.timeline.add_on(li, dur, name, self._cat["communication"], deps, 0.0,
+        return self.tl.add_on(li, dur, name, self._cat["communication"], deps, 0.0,
                                         "decode", token, layer, args)
 
     def _host(self, duration_ns: float, name: str, category: str, deps: list[int], token: int,
               layer: int) -> int:
-        return self.ctx.timeline.add_on(self._lane("host"), duration_ns, name,
+        return self.tl.add_on(self._lane("host"), duration_ns, name,
                                         self._cat[category], deps, 0.0, "decode", token, layer)
 
     def _remap(self, s: int, layer: int, dep: int, token: int) -> None:
-        tl, cfg = self.ctx.timeline, self.link.config
+        tl, cfg = self.tl, self.link.config
         by_block = self.moves_by_block[s]
         for b in (2 * layer, 2 * layer + 1):
             for i, j, n in by_block.get(b, ()):
@@ -498,11 +506,34 @@ class _Flow:
                     first = nb if first is None else first
 
     def token(self, step: int, start_dep: int) -> int:
-        ctx, tl, wc, m = self.ctx, self.ctx.timeline, self.wc, self.ctx.model
-        B, U, h = ctx.batch, self.U, m.hidden_size
-        s = step % wc.samples
+        """Add decode token ``step``'s events after ``start_dep``; returns its last event.
+
+        The builder writes each work sample's token once, as a program
+        (hermes_hw/timeline/program.py); every token runs its sample's program with its own
+        attention durations and args (the only per-token values). ``replay_tokens = False``
+        (or the cycle-level DIMM model, whose durations are per event) builds every token
+        directly on the timeline instead; both give the same events
+        (tests/systems/test_token_programs.py)."""
+        tl = self.ctx.timeline
+        s = step % self.wc.samples
+        attn_ns, attn_args = self._attention(step)
+        if not self.replay_tokens or self.role_ns is not None:
+            return self._build_token(step, start_dep, attn_ns, attn_args)
+        prog = self._programs.get(s)
+        if prog is None:
+            self.tl = ProgramBuilder(tl, step)
+            try:
+                result = self._build_token(step, ProgramBuilder.START, attn_ns, attn_args)
+                prog = self._programs[s] = self.tl.finish(result)
+            finally:
+                self.tl = tl
+        return run_program(tl, prog, start_dep, step, {"attn": attn_ns, "attn_args": attn_args})
+
+    def _attention(self, step: int) -> tuple[ParamList, ParamList]:
+        """Per-unit durations (ns) and args of decode token ``step``'s attention on the DIMMs
+        (its KV reads grow with the token's KV length)."""
+        ctx, m, U, B = self.ctx, self.ctx.model, self.U, self.ctx.batch
         kv_len = ctx.run.input_tokens + step + 1
-        gpu_n, dimm_n, prom = wc.gpu[s], wc.dimm[s], wc.promoted[s]
         heads, kvh, hd = m.arch.num_attention_heads, m.num_kv_heads, m.head_dim
         attn_op = DimmOp("attention",
                          read_bytes=B * kv_len * 2 * kvh * hd * 2 / U,
@@ -510,8 +541,15 @@ class _Flow:
                          macs=2 * B * heads * kv_len * hd / U,
                          vector_ops=3 * B * heads * kv_len / U,
                          segments=2 * B * max(1.0, kvh / U))
-        attn_ns = [self._op_ns(j, attn_op) for j in range(U)]
-        attn_args = [self._op_args(attn_op)] * U
+        return (ParamList("attn", [self._op_ns(j, attn_op) for j in range(U)]),
+                ParamList("attn_args", [self._op_args(attn_op)] * U))
+
+    def _build_token(self, step: int, start_dep: int, attn_ns: list[float], attn_args: list
+                     ) -> int:
+        ctx, tl, wc, m = self.ctx, self.tl, self.wc, self.ctx.model
+        B, U, h = ctx.batch, self.U, m.hidden_size
+        s = step % wc.samples
+        gpu_n, dimm_n, prom = wc.gpu[s], wc.dimm[s], wc.promoted[s]
         merge = DimmOp("merge", vector_ops=B * self.qkv_out * 2 / U)
         merge_ns, no_args = [self._op_ns(j, merge) for j in range(U)], [None] * U
         red = DimmOp("merge", vector_ops=B * h * 2)
@@ -605,7 +643,7 @@ class _Flow:
                                     self._role("merge_reduce", step, layer, red_ns), no_args,
                                     [[sm, ar[j]] for j in range(U)], "others", step, layer)
         x = self._pcie("h2d", h_vec, [tl.join(out)], "final hidden", step, -1)
-        return lm_head_step(ctx, x, step)
+        return lm_head_step(ctx, x, step, tl=tl)
 
 
     def _dense_attention_layer(self, step: int, layer: int, out: list[int],
@@ -614,7 +652,7 @@ class _Flow:
         dense_gpu_first``): dense QKV and output projection on the GPU for the leading
         ``dense_gpu_layers`` layers, on the cold unit (the CPU) for the rest; attention scores
         on the cold unit; the MLP split by the placement (GPU hot / CPU cold)."""
-        ctx, tl, wc, m = self.ctx, self.ctx.timeline, self.wc, self.ctx.model
+        ctx, tl, wc, m = self.ctx, self.tl, self.wc, self.ctx.model
         B, U, h = ctx.batch, self.U, m.hidden_size
         s = step % wc.samples
         ba, bm = 2 * layer, 2 * layer + 1
