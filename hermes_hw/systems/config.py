@@ -191,6 +191,16 @@ class DejaVuSection(BaseModel):
     gather_efficiency: float = F(0.5, unit="fraction", gt=0, le=1,
                                  description="PCIe efficiency of gathered neuron rows relative "
                                  "to bulk streaming", source="[F] fitted (docs/calibration.md)")
+    mlp_residency: Literal["none", "budget"] = F(
+        "none", unit="id", description="'none' = every layer streams its attention weights and "
+        "gathers its predicted MLP rows; 'budget' = each layer's MLP weights stay on the GPU, "
+        "from layer 0, while they fit in gpu_weight_budget_gib less the LM head and the MLP "
+        "predictors (those layers stream only their attention weights)",
+        source="[I] the paper's OPT-13B cell: its time is its attention weights' streaming "
+        "alone (docs/calibration.md)")
+    predictor_hidden: int = F(1000, unit="neurons", gt=0, description="hidden width of the "
+                              "per-layer MLP predictor Linear(d, hidden) -> Linear(hidden, ffn)",
+                              source="[C] Deja Vu code (peers.md §2)")
 
 
 class HostSection(BaseModel):
