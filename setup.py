@@ -81,9 +81,9 @@ setup(
     cmdclass={"build_ext": BuildExtPgo},
     cffi_modules=[
         "ramulator_bridge/build_engine.py:ffibuilder",
-        "ramulator_bridge/build_traceio.py:ffibuilder",
-        "ramulator_bridge/build_synth.py:ffibuilder",
-        "ramulator_bridge/build_timeline.py:ffibuilder",
+        "ramulator_bridge/build_kernels.py:traceio_ffi",
+        "ramulator_bridge/build_kernels.py:synth_ffi",
+        "ramulator_bridge/build_kernels.py:timeline_ffi",
     ],
     data_files=_config_data_files(),
 )
