@@ -77,6 +77,8 @@ class _ChainParams:
     chunk: int              # tokens per generation step
     parents: list[int]      # per block: the block whose uniforms its pairs may inherit, or -1
     slots: list[int]        # per block: its scratch slot (never its parent's slot)
+    fire0: list[np.ndarray]  # per block, rank order: first-token fire thresholds (uint16)
+    fresh: list[np.ndarray]  # per block, rank order: redraw fire thresholds (uint16)
 
 
 def _coupling_plan(model: ModelSpec, coupled: bool) -> tuple[list[int], list[int]]:
@@ -206,7 +208,13 @@ class SyntheticSource(ActivationSource):
 
         chunk = max(1, min(tokens, _CHUNK_ELEMENTS // max(g.count for g in model.blocks)))
         parents, slots = _coupling_plan(model, profile.layer_coupling > 0)
-        chain = _ChainParams(base=base, q=q, keep_thr=keep_thr, couple_thr=couple_thr,
+        # thresholds of every base rank: elementwise, so a request permutes them (the same
+        # values as computing them from its permuted frequencies)
+        fire0 = [np.minimum(np.floor(p * _SCALE), _SCALE - 1).astype(np.uint16) for p in base]
+        fresh = [np.minimum(np.floor((q + (1 - q) * p) * _SCALE), _SCALE - 1).astype(np.uint16)
+                 for p in base]
+        chain = _ChainParams(fire0=fire0, fresh=fresh,
+                             base=base, q=q, keep_thr=keep_thr, couple_thr=couple_thr,
                              coupled=profile.layer_coupling > 0,
                              jitter=profile.sequence_rank_jitter, chunk=chunk,
                              parents=parents, slots=slots)
@@ -269,11 +277,10 @@ class SyntheticSource(ActivationSource):
             key = (g.kind, g.count)
             if key not in orders:
                 orders[key] = self._sequence_order(g.count, chain.jitter, rng)
-            p_seq = np.empty_like(chain.base[b])
-            p_seq[orders[key]] = chain.base[b]
-            fire0 = np.minimum(np.floor(p_seq * _SCALE), _SCALE - 1).astype(np.uint16)
-            fresh = np.minimum(np.floor((chain.q + (1 - chain.q) * p_seq) * _SCALE),
-                               _SCALE - 1).astype(np.uint16)
+            fire0 = np.empty(g.count, np.uint16)
+            fire0[orders[key]] = chain.fire0[b]
+            fresh = np.empty(g.count, np.uint16)
+            fresh[orders[key]] = chain.fresh[b]
             state = np.zeros((g.count + 7) // 8, np.uint8)
             views = [ffi.from_buffer("uint16_t[]", fresh), ffi.from_buffer("uint16_t[]", fire0),
                      ffi.from_buffer("uint8_t[]", state)]
