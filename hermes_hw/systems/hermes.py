@@ -511,13 +511,15 @@ class _Flow:
         The builder writes each work sample's token once, as a program
         (hermes_hw/timeline/program.py); every token runs its sample's program with its own
         attention durations and args (the only per-token values). ``replay_tokens = False``
-        (or the cycle-level DIMM model, whose durations are per event) builds every token
-        directly on the timeline instead; both give the same events
+        (or the cycle-level DIMM model, whose durations are per event, or a run whose samples
+        are each used once) builds every token directly on the timeline instead; both give the
+        same events
         (tests/systems/test_token_programs.py)."""
         tl = self.ctx.timeline
         s = step % self.wc.samples
         attn_ns, attn_args = self._attention(step)
-        if not self.replay_tokens or self.role_ns is not None:
+        if (not self.replay_tokens or self.role_ns is not None
+                or self.wc.samples >= self.ctx.run.decode_steps):  # no sample is used twice
             return self._build_token(step, start_dep, attn_ns, attn_args)
         prog = self._programs.get(s)
         if prog is None:
