@@ -346,8 +346,8 @@ def load_hot_copies(ctx: SimContext, placed: np.ndarray, during: np.ndarray, dep
 class _Flow:
     """The per-token event builder (kept apart so systems can reuse it).
 
-    ``replay_tokens`` (class attribute, default True): replay recorded token programs
-    (:meth:`token`); False builds every token (the tests compare the two).
+    ``replay_tokens`` (class attribute, default True): run each work sample's token program
+    (:meth:`token`); False builds every token directly (the tests compare the two).
 
     ~750k events for a LLaMA2-70B run: lane and category indices, op durations, PCIe times and
     event ``args`` are resolved once and reused (the timeline never mutates ``args``).
@@ -425,9 +425,8 @@ class _Flow:
                      category: str, token: int, layer: int) -> list[int]:
         if self._unit_lanes is None:
             self._unit_lanes = [self._lane(u) for u in self.units]
-        return self.tl.add_group(self._unit_lanes, durations, name,
-                                           self._cat[category], deps_per_unit, token, layer,
-                                           args)
+        return self.tl.add_group(self._unit_lanes, durations, name, self._cat[category],
+                                 deps_per_unit, token, layer, args)
 
     def _gemv_ops(self, s: int, b: int, kind: int, n_per_unit: np.ndarray, B: int
                   ) -> tuple[list[float], list]:
@@ -479,12 +478,12 @@ class _Flow:
                                           {"nbytes": int(nbytes)})
         li, dur, args = hit
         return self.tl.add_on(li, dur, name, self._cat["communication"], deps, 0.0,
-                                        "decode", token, layer, args)
+                              "decode", token, layer, args)
 
     def _host(self, duration_ns: float, name: str, category: str, deps: list[int], token: int,
               layer: int) -> int:
-        return self.tl.add_on(self._lane("host"), duration_ns, name,
-                                        self._cat[category], deps, 0.0, "decode", token, layer)
+        return self.tl.add_on(self._lane("host"), duration_ns, name, self._cat[category], deps,
+                              0.0, "decode", token, layer)
 
     def _remap(self, s: int, layer: int, dep: int, token: int) -> None:
         tl, cfg = self.tl, self.link.config
@@ -513,8 +512,7 @@ class _Flow:
         attention durations and args (the only per-token values). ``replay_tokens = False``
         (or the cycle-level DIMM model, whose durations are per event, or a run whose samples
         are each used once) builds every token directly on the timeline instead; both give the
-        same events
-        (tests/systems/test_token_programs.py)."""
+        same events (tests/systems/test_token_programs.py)."""
         tl = self.ctx.timeline
         s = step % self.wc.samples
         attn_ns, attn_args = self._attention(step)
