@@ -23,7 +23,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from hermes_hw.timeline.events import CATEGORIES, NO_EVENT, Timeline, category_index
+from hermes_hw.timeline.events import NO_EVENT, Timeline, category_index
 
 _EVENT, _JOIN = 0, 1
 
@@ -316,4 +316,4 @@ def _run_python(tl: Timeline, prog: TokenProgram, durations: Sequence[float],
     return ids[prog.result]
 
 
-__all__ = ["CATEGORIES", "ParamList", "ProgramBuilder", "TokenProgram", "run_program"]
+__all__ = ["ParamList", "ProgramBuilder", "TokenProgram", "run_program"]
