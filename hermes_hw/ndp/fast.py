@@ -665,19 +665,14 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
     ctx = _context(td, override)
     tck = ctx.tck
     dimms = calibration_dimms(td.n_dimms, len(layers))
-    samples, first_res = [], None
+    samples, classes = [], None
     for j in dimms:
         res = replay_dimm(str(td.path), j, layers=layers, override=override)
         ops = td.ops(j)[res["op_index"]]
-        first_res = first_res or (res, ops)
+        classes = classes or _additive_fit(res, ops, ctx)
         layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
         dur = (res["end_ns"] - res["start_ns"]) / tck
         samples.append((_table(td, j, ops, ctx)[0], layer_of, dur))
-    res, ops0 = first_res
-    first = ops0["token"] == ops0["token"].min()
-    dur = ((res["end_ns"] - res["start_ns"]) / tck)[first]
-    comp = (res["busy_ns"] / tck)[first]
-    classes = fit(ops0[first], dur, comp, ctx.timing.buffer_lines)
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
             "calibration_dimms": dimms, "classes": classes,
             "pipeline": fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
@@ -687,6 +682,29 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))
     os.replace(tmp, cfile)
     return coef
+
+
+def _additive_fit(res: dict, ops: np.ndarray, ctx: _Context) -> dict:
+    """v1's additive per-op coefficients (``classes``) from one DIMM's cycle-level replay of the
+    calibration layers (its first token's ops)."""
+    first = ops["token"] == ops["token"].min()
+    dur = ((res["end_ns"] - res["start_ns"]) / ctx.tck)[first]
+    comp = (res["busy_ns"] / ctx.tck)[first]
+    return fit(ops[first], dur, comp, ctx.timing.buffer_lines)
+
+
+def additive_coefficients(path: str, *, override: dict | None = None) -> dict:
+    """Only the additive per-op coefficients of :func:`coefficients` (the same values: its
+    first calibration DIMM's replay of the calibration layers), without the pipeline fit or
+    the other calibration DIMMs' replays (what the timeline's ``dimm_model: fast`` uses)."""
+    from hermes_hw.ndp.replay import replay_dimm
+
+    td = TraceDir(path)
+    n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
+    layers = calibration_layers(n_layers)
+    j = calibration_dimms(td.n_dimms, len(layers))[0]
+    res = replay_dimm(str(td.path), j, layers=layers, override=override)
+    return _additive_fit(res, td.ops(j)[res["op_index"]], _context(td, override))
 
 
 def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | None = None,

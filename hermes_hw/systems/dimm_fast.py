@@ -141,7 +141,7 @@ def fast_dimm_model(model, *, ndp: NdpUnitConfig, dram_config: str, n_dimms: int
 def _fit_coefficients(model, system, *, batch: int, prompt_tokens: int, seed: int) -> dict:
     """Lower one decode token, fit the fast mode to its cycle-level replay (issue 4's fit)."""
     from hermes_hw.lowering.driver import lower_to_dir, workload_tokens
-    from hermes_hw.ndp.fast import coefficients
+    from hermes_hw.ndp.fast import additive_coefficients
 
     tokens = workload_tokens(model, tokens=1, prompt_tokens=prompt_tokens, batch=batch,
                              seed=seed, n_dimms=system.n_dimms)
@@ -149,22 +149,4 @@ def _fit_coefficients(model, system, *, batch: int, prompt_tokens: int, seed: in
         out = Path(tmp) / "trace"
         lower_to_dir(model, system, tokens, out, batch=batch, prompt_tokens=prompt_tokens,
                      decode_tokens=1)
-        with _private_ndp_cache(Path(tmp) / "ndp-cache"):
-            return coefficients(str(out))["classes"]
-
-
-class _private_ndp_cache:
-    """Point hermes_hw.ndp.fast's own cache at a temporary folder (this adapter caches)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.old = path, None
-
-    def __enter__(self):
-        self.old = os.environ.get("HERMES_CACHE_DIR")
-        os.environ["HERMES_CACHE_DIR"] = str(self.path)
-
-    def __exit__(self, *exc):
-        if self.old is None:
-            os.environ.pop("HERMES_CACHE_DIR", None)
-        else:
-            os.environ["HERMES_CACHE_DIR"] = self.old
+        return additive_coefficients(str(out))
