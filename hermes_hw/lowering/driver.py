@@ -22,16 +22,23 @@ def workload_tokens(model, *, tokens: int, prompt_tokens: int, batch: int, seed:
                     n_dimms: int, placement: str = "greedy",
                     source: str = "synthetic") -> Callable[[], Iterator[TokenInput]]:
     """A factory of token inputs from the workload pipeline (each call re-runs it; the run is
-    deterministic for a seed, so two calls give the same work lists)."""
+    deterministic for a seed, so two calls give the same work lists). The activation trace is
+    generated on the first call and reused by the next (the same trace the pipeline would
+    generate again)."""
     from hermes_hw.workload.pipeline import Workload, WorkloadOptions
     from hermes_hw.workload.placement.base import SystemParams
+
+    traces: list = []
 
     def run() -> Iterator[TokenInput]:
         opts = WorkloadOptions(prompt_tokens=prompt_tokens, decode_tokens=tokens, batch=batch,
                                seed=seed, placement=placement, source=source,
                                system=SystemParams(n_dimms=n_dimms))
-        for tw in Workload(model, opts).run():
+        workload = Workload(model, opts, trace=traces[0] if traces else None)
+        for tw in workload.run():
             yield from_token_work(tw, prompt_tokens)
+        if not traces:
+            traces.append(workload.trace)
 
     return run
 
