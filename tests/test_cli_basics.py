@@ -13,6 +13,7 @@ def test_doctor_reports_the_builtin_engine(capsys):
     assert "(active)" in out
     assert "C trace parser: built" in out
     assert "C synthetic activation kernel: built" in out
+    assert "C timeline core: built" in out
 
 
 def test_python_dash_m_matches_console_script():

@@ -19,12 +19,14 @@ def _engine_line() -> str:
 
 
 def _kernel_lines() -> list[str]:
-    """One line per other compiled C module (trace parser, synthetic activation kernel)."""
+    """One line per other compiled C module (trace parser, synthetic activation kernel,
+    timeline core: without it token programs run in Python, the same results, slower)."""
     import ramulator_bridge
 
     lines = []
     for what, loader in (("C trace parser", ramulator_bridge.traceio_lib),
-                         ("C synthetic activation kernel", ramulator_bridge.synth_lib)):
+                         ("C synthetic activation kernel", ramulator_bridge.synth_lib),
+                         ("C timeline core", ramulator_bridge.timeline_lib)):
         try:
             _, lib = loader()
             level = ""
