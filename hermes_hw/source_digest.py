@@ -14,6 +14,10 @@ NDP_CODE = ("hermes_hw/ndp", "hermes_hw/lowering", "hermes_hw/layout", "hermes_h
 """The code fitted fast-mode coefficients come from besides the compiled engine (which the
 caches key by ``ramulator_bridge.engine_digest``): NDP unit, lowering, layout, DRAM front end."""
 
+WORK_CODE = ("hermes_hw/workload", "hermes_hw/systems/work.py", "ramulator_bridge/_synth*")
+"""The code work lists come from: the workload package, its cache front end and the compiled
+activation kernel."""
+
 
 @cache
 def tree_digest(*entries: str) -> str:

@@ -54,7 +54,6 @@ import json
 import math
 import multiprocessing as mp
 import os
-import re
 import sys
 import tempfile
 import time
@@ -66,6 +65,7 @@ from pathlib import Path
 import numpy as np
 
 from hermes_hw.lowering.ops import OP_KIND_ID
+from hermes_hw.source_digest import NDP_CODE, WORK_CODE, tree_digest
 from hermes_hw.systems.dimm_time import DIMM_ROLES
 
 CYCLE_ADAPTER_VERSION = 1
@@ -165,71 +165,16 @@ def _cache_dir() -> Path | None:
     return (Path(env) if env else Path.home() / ".cache" / "hermes-hw") / "dimm-cycle"
 
 
-_CODE_DIGEST: str | None = None
-#: modules the per-op results come from; the digest follows their hermes_hw / ramulator_bridge
-#: imports (read from the source, so it does not depend on what a process imported)
-_CODE_ROOTS = ("hermes_hw.ndp.replay", "hermes_hw.lowering.driver", "hermes_hw.lowering.lower",
-               "hermes_hw.workload.pipeline")
-_IMPORT_RE = re.compile(r"^\s*(?:from\s+((?:hermes_hw|ramulator_bridge)[\w.]*)\s+import\s+"
-                        r"([\w, ()]+)|import\s+((?:hermes_hw|ramulator_bridge)[\w.]*))",
-                        re.MULTILINE)
-
-
-def _module_file(root: Path, name: str) -> Path | None:
-    base = root.joinpath(*name.split("."))
-    for f in (base.with_suffix(".py"), base / "__init__.py"):
-        if f.is_file():
-            return f
-    return None
-
-
-def code_files() -> list[Path]:
-    """Source files of :data:`_CODE_ROOTS` and everything they import from this project, plus
-    the compiled DRAM engine."""
-    import hermes_hw
-
-    root = Path(hermes_hw.__file__).parent.parent
-    seen: dict[str, Path] = {}
-    todo = list(_CODE_ROOTS)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        f = _module_file(root, name)
-        if f is None:
-            continue
-        seen[name] = f
-        parts = name.split(".")
-        for i in range(1, len(parts)):  # parent packages run their __init__ too
-            todo.append(".".join(parts[:i]))
-        for m in _IMPORT_RE.finditer(f.read_text()):
-            mod = m.group(1) or m.group(3)
-            todo.append(mod)
-            for sub in (m.group(2) or "").replace("(", " ").replace(")", " ").split(","):
-                sub = sub.strip().split(" ")[0]
-                if sub:
-                    todo.append(f"{mod}.{sub}")  # ``from pkg import module``
-    bridge = root / "ramulator_bridge"
-    work = root / "hermes_hw" / "systems" / "work.py"  # run_workload (its imports: workload)
-    return (sorted(seen.values()) + [work] + sorted(bridge.glob("*.so"))
-            + sorted(bridge.glob("*.pyd")))
+CYCLE_CODE = (*NDP_CODE, *WORK_CODE, "hermes_hw/systems/dimm_cycle.py", "ramulator_bridge",
+              "ramulator_bridge/_engine*")
+"""The code per-op cycle-level results come from: the NDP model, lowering, layout, DRAM front
+end, the workload that makes the work lists, this adapter, the bridge and the compiled engine."""
 
 
 def code_digest() -> str:
-    """Hash of the source the per-op results come from (:func:`code_files`), so an edited
+    """Hash of :data:`CYCLE_CODE` (:func:`hermes_hw.source_digest.tree_digest`), so an edited
     lowering or NDP model or a rebuilt DRAM engine never reads a stale cache entry."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        h = hashlib.sha256()
-        for f in code_files():
-            try:
-                data = f.read_bytes()
-            except OSError:
-                continue
-            h.update(f.name.encode())
-            h.update(hashlib.sha256(data).digest())
-        _CODE_DIGEST = h.hexdigest()[:16]
-    return _CODE_DIGEST
+    return tree_digest(*CYCLE_CODE)
 
 
 def _jsonable(obj):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hermes_hw.source_digest import tree_digest
+from hermes_hw.source_digest import WORK_CODE, tree_digest
 from hermes_hw.workload.models.spec import ModelSpec
 from hermes_hw.workload.placement.base import SystemParams
 
@@ -77,11 +77,6 @@ def _file_stamps(options: dict) -> dict:
             st = os.stat(v)
             out[k] = [st.st_size, st.st_mtime_ns]
     return out
-
-
-WORK_CODE = ("hermes_hw/workload", "hermes_hw/systems/work.py", "ramulator_bridge/_synth*")
-"""The code work lists come from (:func:`hermes_hw.source_digest.tree_digest` keys the cache):
-the workload package, this module and the compiled activation kernel."""
 
 
 def _key(model: ModelSpec, options: dict, system: SystemParams) -> str:
