@@ -2,6 +2,7 @@
 
     python scripts/calibrate_paper.py [--outer 2] [--iters 10] [--bracket B] [--start FILE]
                                       [--loss huber|absolute|squared] [--huber-delta D]
+                                      [--tolerance-weight W] [--tolerance T]
                                       [--only NAME ...] [--jobs J] [--json OUT]
 
 Every evaluation is a full run (input 128 / output 128); see hermes_hw/systems/calibration.py
@@ -20,6 +21,7 @@ from hermes_hw.systems.calibration import (
     HUBER_DELTA,
     LOSSES,
     PARAMETERS,
+    TOLERANCE,
     Evaluator,
     fit,
     overrides_for,
@@ -37,6 +39,10 @@ def main() -> None:
                     help="per-cell penalty of the log error (default: huber)")
     ap.add_argument("--huber-delta", type=float, default=HUBER_DELTA,
                     help=f"Huber threshold in log error (default ln 1.1 = {HUBER_DELTA:.4f})")
+    ap.add_argument("--tolerance-weight", type=float, default=0.0,
+                    help="weight of the hinge beyond 25%% per cell (default 0: none)")
+    ap.add_argument("--tolerance", type=float, default=TOLERANCE,
+                    help=f"where the hinge starts, |error| (default {TOLERANCE})")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     choices=[p.name for p in PARAMETERS],
                     help="fit only these parameters (the others keep their start values)")
@@ -51,6 +57,7 @@ def main() -> None:
     values, cells = fit(outer=args.outer, iters=args.iters, bracket=args.bracket, start=start,
                         evaluator=Evaluator(args.jobs), log=lambda s: print(s, flush=True),
                         loss=args.loss, huber_delta=args.huber_delta,
+                        tolerance_weight=args.tolerance_weight, tolerance=args.tolerance,
                         only=tuple(args.only) if args.only else None)
     print(f"\nfitted in {time.perf_counter() - t0:.0f} s")
     for p in PARAMETERS:

@@ -87,6 +87,10 @@ class SimContext:
     calibration holds the placement fixed while it varies timing parameters); None: derived."""
     _gpu_memo: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.config.gqa == "mha":  # the config's GQA handling (docs/calibration.md)
+            self.model = self.model.as_multi_head()
+
     @cached_property
     def gpu(self) -> GpuTimingModel:
         return GpuTimingModel(get_profile(self.config.gpu))

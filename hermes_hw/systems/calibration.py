@@ -84,8 +84,23 @@ inconsistently with the rest of its system cannot drag them. ln 1.25 (the per-ce
 tolerance) was evaluated too: docs/calibration.md."""
 
 
-def cell_penalty(e: float, loss: str = "huber", delta: float = HUBER_DELTA) -> float:
-    """Penalty of one log error ``e`` under ``loss`` (see :data:`LOSSES`)."""
+TOLERANCE = 0.25
+"""The issue's per-cell tolerance, |simulated / paper - 1| <= 25% (the error `hermes validate
+paper` prints): where :func:`cell_penalty`'s hinge starts."""
+
+
+def cell_penalty(e: float, loss: str = "huber", delta: float = HUBER_DELTA,
+                 tolerance_weight: float = 0.0, tolerance: float = TOLERANCE) -> float:
+    """Penalty of one log error ``e`` under ``loss`` (see :data:`LOSSES`), plus
+    ``tolerance_weight`` x (|exp(e) - 1| - ``tolerance``) where the cell misses by more than
+    ``tolerance`` (default 25%; a hinge on the printed error: within the tolerance it adds
+    nothing; beyond it a weight of a few makes bringing a cell back within the tolerance
+    outweigh the Huber gain of the cells already inside)."""
+    miss = abs(math.expm1(e)) - tolerance
+    return _base_penalty(e, loss, delta) + tolerance_weight * max(0.0, miss)
+
+
+def _base_penalty(e: float, loss: str, delta: float) -> float:
     a = abs(e)
     if loss == "squared":
         return e * e
@@ -217,14 +232,16 @@ def _expand(override: dict | None) -> dict | None:
 def fit(*, outer: int = 2, iters: int = 10, log: Callable[[str], None] = print,
         evaluator: Evaluator | None = None, start: dict[str, float] | None = None,
         bracket: float | None = None, loss: str = "huber", huber_delta: float = HUBER_DELTA,
-        only: tuple[str, ...] | None = None) -> tuple[dict[str, float], dict]:
+        only: tuple[str, ...] | None = None, tolerance_weight: float = 0.0,
+        tolerance: float = TOLERANCE) -> tuple[dict[str, float], dict]:
     """Fit every parameter; returns (values, {"model/system": (tokens/s, prefill share)}).
 
     ``outer`` iterations of (re-solve the placement, one coordinate-descent sweep);
     ``bracket`` (e.g. 1.5) searches each parameter within [v / bracket, v * bracket] of its
     start (clipped to its bounds) instead of the whole range; ``loss`` picks the per-cell
     penalty (:data:`LOSSES`); ``only`` fits just the named parameters (the others keep their
-    start values)."""
+    start values); ``tolerance_weight`` and ``tolerance`` add the hinge of
+    :func:`cell_penalty`."""
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r} (choices: {', '.join(LOSSES)})")
     names = {p.name for p in PARAMETERS}
@@ -243,8 +260,8 @@ def fit(*, outer: int = 2, iters: int = 10, log: Callable[[str], None] = print,
         ovr = overrides_for(vals)
         cells = cells_of(systems)
         res = ev.cells(cells, ovr)
-        total = sum(cell_penalty(math.log(res[c][0] / PAPER_CELLS[c]), loss, huber_delta)
-                    for c in cells)
+        total = sum(cell_penalty(math.log(res[c][0] / PAPER_CELLS[c]), loss, huber_delta,
+                                 tolerance_weight, tolerance) for c in cells)
         hermes = [res[c][1] for c in cells if c[1] == "hermes"]
         if hermes:
             from hermes_hw.systems.paper import PAPER_PREFILL_SHARE_HERMES

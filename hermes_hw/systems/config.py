@@ -290,6 +290,11 @@ class SystemConfig(BaseModel):
                  source="[P] §7")
     max_batch: int = F(16, unit="requests", gt=0, description="largest batch accepted",
                        source="[P] §7: batch 1-16")
+    gqa: Literal["native", "mha"] = F(
+        "native", unit="id", description="grouped-query attention models: native (the "
+        "checkpoint's KV heads) or mha (K/V projections and KV cache widened to one KV head per "
+        "query head, as if the model were multi-head)",
+        source="[O] paper §1 'GQA handling'; docs/calibration.md (both measured)")
     workload: WorkloadSection = Field(default_factory=WorkloadSection,
                                       description="per-token work (predictor, placement)")
     offload: OffloadSection = Field(default_factory=OffloadSection,

@@ -14,7 +14,7 @@ Everything else (output projection, norms, biases, embeddings, LM head) is *dens
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
@@ -195,6 +195,15 @@ class ModelSpec:
     @property
     def id(self) -> str:
         return self.config.id
+
+    def as_multi_head(self) -> ModelSpec:
+        """This model with one KV head per query head (K/V projections and KV cache widened;
+        ``self`` when it already has one)."""
+        arch = self.arch
+        if self.num_kv_heads == arch.num_attention_heads:
+            return self
+        wide = arch.model_copy(update={"num_kv_heads": arch.num_attention_heads})
+        return replace(self, config=self.config.model_copy(update={"architecture": wide}))
 
     @property
     def arch(self) -> ArchitectureConfig:
