@@ -26,6 +26,22 @@ def test_cell_penalties_by_hand():
         cell_penalty(0.1, "l3")
 
 
+def test_tolerance_hinge_by_hand():
+    # the hinge is on the printed error |sim / paper - 1|, beyond 25%, weight W
+    inside = math.log(1.2)
+    assert cell_penalty(inside, "huber", 0.1, tolerance_weight=4) == \
+        pytest.approx(cell_penalty(inside, "huber", 0.1))
+    # +30%: Huber (delta (ln 1.3 - delta / 2)) + 4 x (0.30 - 0.25)
+    assert cell_penalty(math.log(1.3), "huber", 0.1, tolerance_weight=4) == \
+        pytest.approx(0.1 * (math.log(1.3) - 0.05) + 4 * 0.05)
+    # -30% (sim = 0.7 x paper): the same hinge term, although |ln 0.7| > ln 1.3
+    assert cell_penalty(math.log(0.7), "absolute", tolerance_weight=4) == \
+        pytest.approx(-math.log(0.7) + 4 * 0.05)
+    # a tighter tolerance starts the hinge earlier
+    assert cell_penalty(math.log(1.2), "absolute", tolerance_weight=2, tolerance=0.1) == \
+        pytest.approx(math.log(1.2) + 2 * 0.1)
+
+
 def _fit_scale(loss: str) -> float:
     """One rate scale x fitted to five cells whose simulated/paper ratio is x * k: four
     consistent cells (k = 1) and one the paper reports 3.6x slower (k = 3.6)."""
