@@ -141,12 +141,16 @@ def fast_dimm_model(model, *, ndp: NdpUnitConfig, dram_config: str, n_dimms: int
 def _fit_coefficients(model, system, *, batch: int, prompt_tokens: int, seed: int) -> dict:
     """Lower one decode token, fit the fast mode to its cycle-level replay (issue 4's fit)."""
     from hermes_hw.lowering.driver import lower_to_dir, workload_tokens
+    from hermes_hw.lowering.work import collect_homes
     from hermes_hw.ndp.fast import additive_coefficients
 
-    tokens = workload_tokens(model, tokens=1, prompt_tokens=prompt_tokens, batch=batch,
-                             seed=seed, n_dimms=system.n_dimms)
+    # one decode token: its work lists are generated once and kept (lower_to_dir would run the
+    # workload twice, once for the homes and once to lower); the layout checks the capacity
+    work = list(workload_tokens(model, tokens=1, prompt_tokens=prompt_tokens, batch=batch,
+                                seed=seed, n_dimms=system.n_dimms)())
+    homes = collect_homes(work, [g.count for g in model.blocks])
     with tempfile.TemporaryDirectory(prefix="hermes-dimm-fast-") as tmp:
         out = Path(tmp) / "trace"
-        lower_to_dir(model, system, tokens, out, batch=batch, prompt_tokens=prompt_tokens,
-                     decode_tokens=1)
+        lower_to_dir(model, system, lambda: iter(work), out, batch=batch,
+                     prompt_tokens=prompt_tokens, decode_tokens=1, homes=homes)
         return additive_coefficients(str(out))
