@@ -31,7 +31,7 @@ def _dram(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from hermes_hw.errors import unknown_name
+    from hermes_hw.errors import InputError, unknown_name
     from hermes_hw.systems.paper import PAPER_CELLS, format_results, run_cells, summary
 
     cells = None
@@ -41,7 +41,19 @@ def _paper(args: argparse.Namespace) -> int:
             if c not in names:
                 raise unknown_name("calibration cell (--cell MODEL/SYSTEM)", c, names)
         cells = {names[c]: PAPER_CELLS[names[c]] for c in args.cell}
-    results = run_cells(cells)
+    systems = sorted({s for _m, s in PAPER_CELLS})
+    paths: dict[str, str] = {}
+    for item in args.config or []:
+        system, sep, path = item.partition("=")
+        if not sep or "/" in system:  # a plain path (which may itself contain '=')
+            system, path = "*", item
+        if system != "*" and system not in systems:
+            raise unknown_name("system of --config SYSTEM=FILE", system, systems)
+        if system in paths:
+            which = "every system" if system == "*" else system
+            raise InputError(f"--config given twice for {which}")
+        paths[system] = path
+    results = run_cells(cells, config_paths=paths)
     print(format_results(results, markdown=args.markdown))
     s = summary(results)
     return 0 if s["median_abs_error"] < 0.10 and s["max_abs_error"] <= 0.25 else 1
@@ -86,6 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     paper.add_argument("--markdown", action="store_true", help="print a Markdown table")
     paper.add_argument("--cell", action="append", metavar="MODEL/SYSTEM",
                        help="only this cell, e.g. llama2-13b/hermes (repeatable)")
+    paper.add_argument("--config", action="append", metavar="[SYSTEM=]FILE",
+                       help="a system YAML layered on the built-in config of SYSTEM's cells, or "
+                       "of every cell without SYSTEM= (a SYSTEM= file replaces the general "
+                       "one for that system; repeatable), e.g. hermes=my_hermes.yaml")
     paper.set_defaults(func=_paper)
     gpu = sub.add_parser("gpu", help="a GPU profile's predictions vs kernel times recorded by "
                          "`hermes gpu calibrate --raw` (e.g. a profile built for one card vs "

@@ -42,15 +42,18 @@ class CellResult:
         return self.sim_tokens_per_s / self.paper_tokens_per_s - 1.0
 
 
-def run_cells(cells=None, *, overrides: dict[str, dict] | None = None, **kwargs
-              ) -> list[CellResult]:
-    """Simulate each (model, system) cell at batch 1 (``overrides[system]`` layered on the
+def run_cells(cells=None, *, overrides: dict[str, dict] | None = None,
+              config_paths: dict[str, str] | None = None, **kwargs) -> list[CellResult]:
+    """Simulate each (model, system) cell at batch 1 (``config_paths[system]``, else
+    ``config_paths["*"]``, a partial system YAML, and then ``overrides[system]`` layered on the
     system's config)."""
     from hermes_hw.systems.base import simulate
 
+    paths = config_paths or {}
     out = []
     for (model, system), paper in (cells or PAPER_CELLS).items():
-        r = simulate(model, system, 1, overrides=(overrides or {}).get(system), **kwargs)
+        r = simulate(model, system, 1, config_path=paths.get(system, paths.get("*")),
+                     overrides=(overrides or {}).get(system), **kwargs)
         out.append(CellResult(model, system, paper, r.tokens_per_s,
                               r.prefill_ns / r.total_ns, r.wall_s))
     return out

@@ -40,6 +40,32 @@ def test_cli_validate_paper_cell(capsys):
     assert code in (0, 1)
 
 
+def test_cli_validate_paper_config_per_system(tmp_path, capsys):
+    # hermes-base's cell with a layered YAML equals simulate with that YAML; the accelerate
+    # cell, not named, keeps its built-in config
+    cfg = tmp_path / "fast_ndp.yaml"
+    cfg.write_text("ndp:\n  streaming_efficiency: 0.9\n")
+    code = main(["validate", "paper", "--cell", "llama2-13b/hermes-base", "--cell",
+                 "llama2-13b/accelerate", "--config", f"hermes-base={cfg}"])
+    out = capsys.readouterr().out
+    layered = simulate("llama2-13b", "hermes-base", 1, config_path=str(cfg)).tokens_per_s
+    plain = simulate("llama2-13b", "accelerate", 1).tokens_per_s
+    assert layered != simulate("llama2-13b", "hermes-base", 1).tokens_per_s
+    assert f"{layered:.3f}" in out and f"{plain:.3f}" in out
+    assert code in (0, 1)
+
+
+def test_cli_validate_paper_config_errors(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gqa: mha\n")
+    assert main(["validate", "paper", "--cell", "llama2-13b/hermes-base", "--config",
+                 f"hermes-bas={cfg}"]) == 2
+    assert "did you mean 'hermes-base'" in capsys.readouterr().err
+    assert main(["validate", "paper", "--cell", "llama2-13b/hermes-base", "--config", str(cfg),
+                 "--config", str(cfg)]) == 2
+    assert "twice" in capsys.readouterr().err
+
+
 def test_cli_validate_paper_unknown_cell(capsys):
     assert main(["validate", "paper", "--cell", "llama2-13b/flexgen"]) == 2
     assert "llama2-13b/flexgen" in capsys.readouterr().err
