@@ -22,6 +22,7 @@ from hermes_hw.systems.calibration import (
     LOSSES,
     PARAMETERS,
     TOLERANCE,
+    TOLERANCE_WEIGHT,
     Evaluator,
     fit,
     overrides_for,
@@ -39,8 +40,9 @@ def main() -> None:
                     help="per-cell penalty of the log error (default: huber)")
     ap.add_argument("--huber-delta", type=float, default=HUBER_DELTA,
                     help=f"Huber threshold in log error (default ln 1.1 = {HUBER_DELTA:.4f})")
-    ap.add_argument("--tolerance-weight", type=float, default=0.0,
-                    help="weight of the hinge beyond 25%% per cell (default 0: none)")
+    ap.add_argument("--tolerance-weight", type=float, default=TOLERANCE_WEIGHT,
+                    help=f"weight of the hinge beyond --tolerance per cell (default "
+                    f"{TOLERANCE_WEIGHT:g}; 0: Huber alone)")
     ap.add_argument("--tolerance", type=float, default=TOLERANCE,
                     help=f"where the hinge starts, |error| (default {TOLERANCE})")
     ap.add_argument("--only", nargs="+", metavar="NAME",

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from hermes_hw.systems.base import simulate
-from hermes_hw.systems.calibration import HUBER_DELTA, _golden, cell_penalty, fit
+from hermes_hw.systems.calibration import HUBER_DELTA, TOLERANCE, _golden, cell_penalty, fit
 
 GIB = 2**30
 
@@ -27,16 +27,17 @@ def test_cell_penalties_by_hand():
 
 
 def test_tolerance_hinge_by_hand():
-    # the hinge is on the printed error |sim / paper - 1|, beyond 25%, weight W
+    # the hinge is on the printed error |sim / paper - 1|, beyond 24% by default, weight W
+    assert TOLERANCE == 0.24
     inside = math.log(1.2)
     assert cell_penalty(inside, "huber", 0.1, tolerance_weight=4) == \
         pytest.approx(cell_penalty(inside, "huber", 0.1))
-    # +30%: Huber (delta (ln 1.3 - delta / 2)) + 4 x (0.30 - 0.25)
+    # +30%: Huber (delta (ln 1.3 - delta / 2)) + 4 x (0.30 - 0.24)
     assert cell_penalty(math.log(1.3), "huber", 0.1, tolerance_weight=4) == \
-        pytest.approx(0.1 * (math.log(1.3) - 0.05) + 4 * 0.05)
+        pytest.approx(0.1 * (math.log(1.3) - 0.05) + 4 * 0.06)
     # -30% (sim = 0.7 x paper): the same hinge term, although |ln 0.7| > ln 1.3
     assert cell_penalty(math.log(0.7), "absolute", tolerance_weight=4) == \
-        pytest.approx(-math.log(0.7) + 4 * 0.05)
+        pytest.approx(-math.log(0.7) + 4 * 0.06)
     # a tighter tolerance starts the hinge earlier
     assert cell_penalty(math.log(1.2), "absolute", tolerance_weight=2, tolerance=0.1) == \
         pytest.approx(math.log(1.2) + 2 * 0.1)

@@ -30,7 +30,7 @@ def _private_cache(tmp_path, monkeypatch):
 
 
 def _host(budget_bytes: float, attention: str = "dense_gpu_first", **extra):
-    return simulate("tiny-opt", "hermes-host", 1, run=RUN,
+    return simulate("tiny-opt", "powerinfer", 1, run=RUN,
                     overrides={"gpu_weight_budget_gib": budget_bytes / GIB,
                                "host": {"attention": attention}, **extra})
 

@@ -41,7 +41,7 @@ def _host(predictor: str = "powerinfer_mlp", budget_bytes: float | None = None, 
         over["host"].setdefault("predictor_share", SHARE)
     if budget_bytes is not None:
         over["gpu_weight_budget_gib"] = budget_bytes / GIB
-    return simulate("tiny-opt", "hermes-host", 1, run=RUN, overrides=over)
+    return simulate("tiny-opt", "powerinfer", 1, run=RUN, overrides=over)
 
 
 def _events(r, lane: str, name: str) -> list[int]:
@@ -51,7 +51,7 @@ def _events(r, lane: str, name: str) -> list[int]:
 
 
 def _ctx(model: str, **host) -> SimContext:
-    cfg = load_system_config("hermes-host", overrides={"host": host})
+    cfg = load_system_config("powerinfer", overrides={"host": host})
     return SimContext(load_model(model), cfg, 1, RUN)
 
 
@@ -138,9 +138,9 @@ def test_predictors_shrink_prefill_residency_by_their_bytes():
 
 def test_option_off_changes_nothing():
     r_table = _host("table")
-    base = load_system_config("hermes-host", overrides={"host": {"predictor": "table"}})
+    base = load_system_config("powerinfer", overrides={"host": {"predictor": "table"}})
     assert base.host.predictor_share is None
-    r_plain = simulate("tiny-opt", "hermes-host", 1, run=RUN, config=base)
+    r_plain = simulate("tiny-opt", "powerinfer", 1, run=RUN, config=base)
     assert r_table.total_ns == r_plain.total_ns
     assert "gpu_predictor_bytes" not in r_table.info
     assert not _events(r_table, "gpu", "predict MLP")
@@ -155,7 +155,7 @@ def test_option_off_changes_nothing():
 
 
 def test_default_is_the_table_predictor():
-    assert load_system_config("hermes-host").host.predictor == "table"
+    assert load_system_config("powerinfer").host.predictor == "table"
 
 
 @pytest.mark.parametrize("host, match", [
@@ -165,13 +165,13 @@ def test_default_is_the_table_predictor():
 ])
 def test_bad_values_are_one_line_errors(host, match):
     with pytest.raises(InputError, match=match) as err:
-        simulate("tiny-opt", "hermes-host", 1, run=RUN, overrides={"host": host})
+        simulate("tiny-opt", "powerinfer", 1, run=RUN, overrides={"host": host})
     assert "\n" not in str(err.value)
 
 
 def test_unknown_model_share_and_other_system_are_errors():
     with pytest.raises(InputError, match="host.predictor_share") as err:
-        simulate("tiny-opt", "hermes-host", 1, run=RUN,
+        simulate("tiny-opt", "powerinfer", 1, run=RUN,
                  overrides={"host": {"predictor": "powerinfer_mlp"}})
     assert "opt-13b" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(InputError, match="hermes-host"):
