@@ -131,15 +131,15 @@ def test_budget_residency_is_unchanged_for_the_other_offloaders():
 
 
 @pytest.mark.slow
-def test_validate_paper_meets_the_median_target():
-    # issue 5: median |error| over the 27 calibration cells (paper values: hermes_paper.md §8)
-    # under 10%. The per-cell target (none over 25%) is not met: docs/calibration.md lists the
-    # four misses and the evidence each would need.
+def test_validate_paper_meets_both_targets():
+    # issue 5: over the 27 calibration cells (paper values: hermes_paper.md §8) the median
+    # |error| is under 10% and no cell is over 25% (docs/calibration.md has the table)
     from hermes_hw.systems.paper import run_cells, summary
 
     s = summary(run_cells())
     assert s["cells"] == 27
     assert s["median_abs_error"] < 0.10
+    assert s["max_abs_error"] <= 0.25 and s["within_25pct"] == 27
 
 
 def test_dejavu_keeps_opt30b_mlps_on_the_gpu_while_the_budget_holds_them():
