@@ -98,7 +98,7 @@ def cell_penalty(e: float, loss: str = "huber", delta: float = HUBER_DELTA,
                  tolerance_weight: float = 0.0, tolerance: float = TOLERANCE) -> float:
     """Penalty of one log error ``e`` under ``loss`` (see :data:`LOSSES`), plus
     ``tolerance_weight`` x (|exp(e) - 1| - ``tolerance``) where the cell misses by more than
-    ``tolerance`` (default 25%; a hinge on the printed error: within the tolerance it adds
+    ``tolerance`` (default :data:`TOLERANCE`, 24%; a hinge on the printed error: within it adds
     nothing; beyond it a weight of a few makes bringing a cell back within the tolerance
     outweigh the Huber gain of the cells already inside)."""
     miss = abs(math.expm1(e)) - tolerance
