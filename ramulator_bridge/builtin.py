@@ -123,6 +123,11 @@ class BuiltinBackend:
     def tick(self, cycles: int = 1) -> None:
         self._lib.hd_tick(self._sys, cycles)
 
+    def tick_until_completions(self, count: int, max_cycles: int) -> int:
+        """Tick one memory cycle at a time, at least once, until ``count`` read completions wait
+        in :meth:`pop_completions` or ``max_cycles`` passed (in C); returns the cycles ticked."""
+        return int(self._lib.hd_tick_until_completions(self._sys, count, max_cycles))
+
     def _pointer(self, array: np.ndarray | None, dtype: type, ctype: str) -> tuple[Any, Any]:
         """(contiguous array to keep alive, C pointer to it); NULL for None."""
         if array is None:

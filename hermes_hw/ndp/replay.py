@@ -244,6 +244,11 @@ class _ReplayState:
             raise RuntimeError("NDP replay stalled with nothing in flight")
         at_write = lim == self.fed and lim < self.scanned + self.N
         pending = int(np.isnan(self.d[self.scanned:self.fed]).sum()) if at_write else 1
+        until = getattr(backend, "tick_until_completions", None)
+        if until is not None:  # the same cycle-by-cycle loop, in C
+            until(pending, 1 << 62)
+            self._collect(backend)
+            return
         while pending > 0:
             backend.tick(1)
             tags, cyc = backend.pop_completions()

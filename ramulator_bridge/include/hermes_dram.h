@@ -113,6 +113,9 @@ int hd_send(hd_system *sys, uint64_t addr, int is_write, int64_t tag);
 /* Advance n memory cycles (idle cycles are skipped cheaply). */
 void hd_tick(hd_system *sys, int64_t n);
 int64_t hd_cycle(const hd_system *sys);
+/* Advance one memory cycle at a time (as hd_tick(sys, 1)), at least once, until at least `count`
+ * read completions wait to be taken or `max_cycles` have passed; returns the cycles advanced. */
+int64_t hd_tick_until_completions(hd_system *sys, int64_t count, int64_t max_cycles);
 /* Replay n requests with Ramulator2 LoadStoreTrace semantics (one offer per frontend tick, before
  * the memory tick; retried while rejected). arrival may be NULL; otherwise request i is not
  * offered before memory cycle arrival[i]. tags may be NULL (then tag = base_tag + i).

@@ -297,6 +297,15 @@ void hd_tick(hd_system *s, int64_t n) {
     advance_to(s, s->clk + n);
 }
 
+int64_t hd_tick_until_completions(hd_system *s, int64_t count, int64_t max_cycles) {
+    int64_t n = 0;
+    do {
+        hd_tick(s, 1);
+        n++;
+    } while (s->comp_count < count && n < max_cycles);
+    return n;
+}
+
 int64_t hd_cycle(const hd_system *s) { return s->clk; }
 
 int hd_idle(const hd_system *s) {

@@ -219,3 +219,21 @@ def test_ddr5_two_cycle_commands_and_tppd():
     assert (gaps[two_cycle[:-1]] >= 2).all()
     pre = log.cycle[log.cmd == log.code("PRE")]
     assert np.diff(pre).min() >= ms.resolved.timings["nPPD"] == 2
+
+
+def test_tick_until_completions_stops_at_the_completion_cycle():
+    # One read to a closed bank accepted at cycle 0 returns at 1 + nRCD + nCL + nBL (as above);
+    # the C loop ticks one cycle at a time and stops exactly then, or after max_cycles.
+    ms = system(completions=True)
+    lat = 1 + T["nRCD"] + T["nCL"] + T["nBL"]
+    ms.backend.run_trace(np.array([address(ms, bankgroup=2, row=5)], np.uint64),
+                         np.zeros(1, bool), np.zeros(1, np.int64), base_tag=0)
+    c0 = ms.backend.cycle
+    assert ms.backend.tick_until_completions(1, 5) == 5  # capped: nothing returned yet
+    assert len(ms.pop_completions()[0]) == 0
+    ticked = ms.backend.tick_until_completions(1, 10**6)
+    tags, done = ms.pop_completions()
+    assert list(tags) == [0] and list(done) == [lat]
+    assert c0 + 5 + ticked == lat
+    # with nothing in flight it still ticks at least once, then stops at the cap
+    assert ms.backend.tick_until_completions(1, 3) == 3
