@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hermes_hw.errors import InputError
+from hermes_hw.errors import InputError, closest_match_hint
 
 
 class NdpUnitConfig(BaseModel):
@@ -72,6 +72,24 @@ class LayoutConfig(BaseModel):
         64, gt=0, description="alignment of each neuron's first byte (a multiple of 64)")
 
 
+class FastModeConfig(BaseModel):
+    """How ``hermes replay --fast`` chooses between its fitted analytical model and cycle-level
+    replay (simulation options, not hardware; not part of the fit's cache key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tolerance: float = Field(
+        0.03, gt=0,
+        description="largest per-layer error (fraction) of the fitted analytical model on its "
+                    "own calibration layers for the analytical model to be used")
+    exact_max_requests: int = Field(
+        65_536, ge=0,
+        description="when the fit misses `tolerance`: a trace with at most this many 64 B "
+                    "requests per token (all DIMMs) is replayed cycle-level instead (about "
+                    "40 ms per token, docs/performance.md); larger ones use the analytical "
+                    "model with a warning; 0 = never")
+
+
 class NdpSystemConfig(BaseModel):
     """Everything the lowering and replay depend on besides the workload."""
 
@@ -83,6 +101,7 @@ class NdpSystemConfig(BaseModel):
     n_dimms: int = Field(8, gt=0, description="NDP-DIMMs [P: 8]")
     unit: NdpUnitConfig = Field(default_factory=NdpUnitConfig)
     layout: LayoutConfig = Field(default_factory=LayoutConfig)
+    fast: FastModeConfig = Field(default_factory=FastModeConfig)
 
     def dram_mapping(self) -> dict:
         """The DRAM config as a mapping (a named file is read from configs/dram or the path)."""
@@ -123,4 +142,19 @@ def parse_system(data: dict[str, Any], source: str = "<config>") -> NdpSystemCon
     except ValidationError as err:
         e = err.errors()[0]
         loc = ".".join(str(p) for p in e["loc"])
-        raise InputError(f"{loc}: {e['msg']}", source=source) from None
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key" + closest_match_hint(str(e["loc"][-1]),
+                                                     _section(e["loc"][:-1]).model_fields)
+        raise InputError(f"{loc}: {msg}", source=source) from None
+
+
+def _section(loc: tuple) -> type[BaseModel]:
+    """The config class at key path ``loc`` of :class:`NdpSystemConfig`."""
+    cls: type[BaseModel] = NdpSystemConfig
+    for key in loc:
+        sub = cls.model_fields[str(key)].annotation
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            break
+        cls = sub
+    return cls

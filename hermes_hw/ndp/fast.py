@@ -577,7 +577,9 @@ def _key(td: TraceDir, override: dict | None) -> str:
     from ramulator_bridge import engine_digest
 
     m = td.manifest
-    blob = json.dumps({"system": trace_system(td, override).resolved(),
+    system = trace_system(td, override).resolved()
+    system.pop("fast", None)  # how the fit is used, not what it fits
+    blob = json.dumps({"system": system,
                        "model": m["model_config"], "batch": m["batch"],
                        "weight_bits": m.get("weight_bits"), "v": FAST_MODEL_VERSION,
                        "engine": engine_digest(), "code": tree_digest(*NDP_CODE)},
@@ -673,15 +675,30 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
         layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
         dur = (res["end_ns"] - res["start_ns"]) / tck
         samples.append((_table(td, j, ops, ctx)[0], layer_of, dur))
+    pipeline = fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
+                            physical=dram_start(ctx.resolved, ctx.allbank_refresh))
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
-            "calibration_dimms": dimms, "classes": classes,
-            "pipeline": fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
-                                     physical=dram_start(ctx.resolved, ctx.allbank_refresh))}
+            "calibration_dimms": dimms, "classes": classes, "pipeline": pipeline,
+            "calibration_error": calibration_error(samples, pipeline, ctx.timing.buffer_lines)}
     cfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = cfile.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))
     os.replace(tmp, cfile)
     return coef
+
+
+def calibration_error(samples: list[tuple], pipeline: dict, buffer_lines: int) -> dict:
+    """The fitted pipeline's per-layer relative error on its own calibration samples (the
+    cycle-level per-layer times it was fitted to): ``max`` and ``mean`` of |fast / cycle - 1|,
+    and the number of per-layer times ``layers``."""
+    errs = []
+    for table, layer_of, want_ops in samples:
+        got = _layer_times(table, layer_of, pipeline_durations(table, pipeline, buffer_lines))
+        want = _layer_times(table, layer_of, want_ops)
+        errs.append(np.abs(got / np.maximum(want, 1e-9) - 1.0))
+    e = np.concatenate(errs) if errs else np.zeros(0)
+    return {"max": float(e.max()) if e.size else 0.0, "mean": float(e.mean()) if e.size else 0.0,
+            "layers": int(e.size)}
 
 
 def _additive_fit(res: dict, ops: np.ndarray, ctx: _Context) -> dict:
@@ -736,12 +753,65 @@ def fast_replay_dimm(td: TraceDir, j: int, coef: dict, *, layers: list[int] | No
     }
 
 
+def requests_per_token(td: TraceDir) -> float:
+    """64 B requests per decode token of the trace, all DIMMs together."""
+    lines = sum(int(td.ops(j)["lines"].sum()) for j in range(td.n_dimms))
+    return lines / max(int(td.manifest.get("tokens", 1) or 1), 1)
+
+
+def replay_choice(td: TraceDir, coef: dict, override: dict | None = None) -> dict:
+    """Which model ``hermes replay --fast`` runs for this trace, and why (plain data).
+
+    ``analytical`` when the fitted model's largest per-layer error on its own calibration
+    layers is within the system's ``fast.tolerance``; otherwise ``cycle`` (the exact replay)
+    when a token has at most ``fast.exact_max_requests`` requests, else ``analytical`` with
+    ``warning`` set."""
+    from hermes_hw.ndp.replay import trace_system
+
+    opts = trace_system(td, override).fast
+    err = float(coef.get("calibration_error", {}).get("max", 0.0))
+    req = requests_per_token(td)
+    out = {"calibration_max_error": err, "tolerance": opts.tolerance,
+           "requests_per_token": req, "exact_max_requests": opts.exact_max_requests}
+    if err <= opts.tolerance:
+        return {"model": "analytical", **out,
+                "reason": f"fit within {100 * opts.tolerance:g}% on its calibration layers "
+                          f"(max {100 * err:.2f}%)"}
+    if req <= opts.exact_max_requests:
+        return {"model": "cycle", **out,
+                "reason": f"fit misses {100 * opts.tolerance:g}% on its calibration layers "
+                          f"(max {100 * err:.2f}%) and a token has {req:,.0f} requests "
+                          f"(<= {opts.exact_max_requests:,}): replayed cycle-level"}
+    return {"model": "analytical", **out,
+            "warning": f"the fast mode's fit misses {100 * opts.tolerance:g}% on its "
+                       f"calibration layers (max {100 * err:.2f}%); the trace is too large "
+                       f"({req:,.0f} requests per token > fast.exact_max_requests) to "
+                       "replay cycle-level instead"}
+
+
 def fast_replay_all(path: str, *, layers: list[int] | None = None, jobs: int | None = None,
                     refit: bool = False, override: dict | None = None,
-                    dimms: list[int] | None = None) -> list[dict]:
+                    dimms: list[int] | None = None, analytical: bool = False) -> list[dict]:
+    """Fast-mode replay of ``dimms`` (default all): the fitted analytical model, or the exact
+    cycle-level replay where :func:`replay_choice` says so (``analytical``: always the
+    analytical model). Each result's ``fast_model`` says which ran and why."""
     td = TraceDir(path)
     coef = coefficients(path, refit=refit, override=override)
-    ctx = _context(td, override)
+    choice = replay_choice(td, coef, override)
+    if analytical and choice["model"] != "analytical":
+        tol, err = 100 * choice["tolerance"], 100 * choice["calibration_max_error"]
+        choice = {**choice, "model": "analytical",
+                  "reason": f"forced; the fit misses {tol:g}% on its calibration layers "
+                            f"(max {err:.2f}%)"}
     dimms = list(range(td.n_dimms)) if dimms is None else dimms
-    return [fast_replay_dimm(td, j, coef, layers=layers, override=override, ctx=ctx)
-            for j in dimms]
+    if choice["model"] == "cycle":  # small by the rule: one process, no worker start-up
+        from hermes_hw.ndp.replay import replay_dimm
+
+        results = [replay_dimm(path, j, layers=layers, override=override) for j in dimms]
+    else:
+        ctx = _context(td, override)
+        results = [fast_replay_dimm(td, j, coef, layers=layers, override=override, ctx=ctx)
+                   for j in dimms]
+    for r in results:
+        r["fast_model"] = choice
+    return results

@@ -48,10 +48,14 @@ class _ReplayState:
     are folded into the per-op results and dropped when the arrays are compacted.
     """
 
-    def __init__(self, n_ops: int, buffer_lines: int, block: int) -> None:
+    def __init__(self, n_ops: int, buffer_lines: int, block: int,
+                 requests: int | None = None) -> None:
         self.N = N = buffer_lines
         self.block = block
-        self.cap = max(4 * (N + block), 1 << 14)
+        self.cap = 4 * (N + block)  # arrays grow in _compact if a stream needs more
+        if requests is not None:  # a short stream: no larger than it needs
+            self.cap = min(self.cap, N + int(requests) + 1)
+        self.cap = max(self.cap, 1 << 14)
         self.addr = np.zeros(self.cap, np.uint64)
         self.w = np.zeros(self.cap, np.uint8)
         self.t = np.zeros(self.cap)
@@ -371,7 +375,7 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
     N = timing.buffer_lines
 
     n_ops = len(ops)
-    rs = _ReplayState(n_ops, N, max(int(chunk_requests), 1))
+    rs = _ReplayState(n_ops, N, max(int(chunk_requests), 1), requests=int(lines.sum()))
     backend = ms.backend
 
     # S_i = c0[op] + i * t[op] for the i-th request of the stream (reads; t = 0 for writes)

@@ -63,6 +63,8 @@ def summarize(path: str, results: list[dict], wall_seconds: float, mode: str,
     m = td.manifest
     out = {"trace": str(path), "model": m["model"], "batch": m["batch"], "tokens": m["tokens"],
            "mode": mode, "wall_seconds": wall_seconds, "dimms": []}
+    if results and "fast_model" in results[0]:  # which model the fast mode ran, and why
+        out["fast_model"] = results[0]["fast_model"]
     for r in results:
         d = {"dimm": r["dimm"], **{k: (round(v, 3) if isinstance(v, float) else v)
                                    for k, v in r["totals"].items()}}
@@ -86,12 +88,15 @@ def summarize(path: str, results: list[dict], wall_seconds: float, mode: str,
 
 
 def timed_replay(path: str, *, jobs: int | None = None, fast: bool = False,
-                 layers: list[int] | None = None) -> tuple[list[dict], float]:
+                 layers: list[int] | None = None, analytical: bool = False
+                 ) -> tuple[list[dict], float]:
+    """Replay (cycle-level, or ``fast``; ``analytical``: the fast mode's analytical model even
+    where its fit misses the tolerance) and the wall seconds it took."""
     if fast:  # imported before the clock starts: module loading is not replay time
         from hermes_hw.ndp.fast import fast_replay_all
     t0 = time.perf_counter()
     if fast:
-        results = fast_replay_all(path, layers=layers, jobs=jobs)
+        results = fast_replay_all(path, layers=layers, jobs=jobs, analytical=analytical)
     else:
         results = replay_all(path, jobs=jobs, layers=layers)
     return results, time.perf_counter() - t0

@@ -99,11 +99,12 @@ def fast_error(models=PAPER_MODELS, *, batch: int = 1, layers: int = 8, dimms=(0
                workdir: str | None = None, system=None) -> list[dict]:
     """Per model: fit the fast mode (cached), then compare its per-layer DIMM times with
     cycle-level replay on ``layers`` evaluation layers of ``dimms`` (none of them calibration
-    layers where the model has enough layers). ``system``: the NDP system config (default
+    layers where the model has enough layers): the fast mode as it runs (``fast_model``: the
+    analytical model, or cycle-level where its fit misses the tolerance) and its analytical
+    model alone (``analytical_*``). ``system``: the NDP system config (default
     :class:`~hermes_hw.ndp.config.NdpSystemConfig`)."""
     from hermes_hw.ndp.fast import calibration_layers, coefficients, fast_replay_all
     from hermes_hw.ndp.replay import replay_dimm
-    from hermes_hw.ndp.run import per_layer
 
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -121,17 +122,31 @@ def fast_error(models=PAPER_MODELS, *, batch: int = 1, layers: int = 8, dimms=(0
             t0 = time.perf_counter()
             fast = fast_replay_all(str(path), layers=ev, dimms=list(dimms))
             fast_s = time.perf_counter() - t0
-            errs, tot_c, tot_f = [], 0.0, 0.0
-            for k, j in enumerate(dimms):
-                cyc = replay_dimm(str(path), j, layers=ev)
-                for a, b in zip(per_layer(td, cyc), per_layer(td, fast[k]), strict=True):
-                    ta, tb = a["end_ns"] - a["start_ns"], b["end_ns"] - b["start_ns"]
-                    errs.append(tb / ta - 1.0)
-                tot_c += cyc["totals"]["busy_time_ns"]
-                tot_f += fast[k]["totals"]["busy_time_ns"]
-            e = np.abs(errs)
-            rows.append({"model": mid, "batch": batch, "layers": ev, "dimms": list(dimms),
-                         "max_layer_error": float(e.max()), "mean_layer_error": float(e.mean()),
-                         "total_error": tot_f / tot_c - 1.0, "fit_seconds": fit_s,
-                         "fast_seconds": fast_s})
+            t0 = time.perf_counter()
+            ana = fast_replay_all(str(path), layers=ev, dimms=list(dimms), analytical=True)
+            ana_s = time.perf_counter() - t0
+            cyc = [replay_dimm(str(path), j, layers=ev) for j in dimms]
+            row = {"model": mid, "batch": batch, "layers": ev, "dimms": list(dimms),
+                   "fast_model": fast[0]["fast_model"]["model"],
+                   "calibration_max_error": fast[0]["fast_model"]["calibration_max_error"],
+                   "fit_seconds": fit_s, "fast_seconds": fast_s, "analytical_seconds": ana_s}
+            for prefix, res in (("", fast), ("analytical_", ana)):
+                row.update({prefix + k: v for k, v in _errors(td, cyc, res).items()})
+            rows.append(row)
     return rows
+
+
+def _errors(td: TraceDir, cycle: list[dict], other: list[dict]) -> dict:
+    """Per-layer relative errors of ``other`` against the cycle-level results ``cycle`` (same
+    DIMMs and layers): max and mean of |other / cycle - 1|, and the total busy-time error."""
+    from hermes_hw.ndp.run import per_layer
+
+    errs, tot_c, tot_o = [], 0.0, 0.0
+    for cyc, oth in zip(cycle, other, strict=True):
+        for a, b in zip(per_layer(td, cyc), per_layer(td, oth), strict=True):
+            errs.append((b["end_ns"] - b["start_ns"]) / (a["end_ns"] - a["start_ns"]) - 1.0)
+        tot_c += cyc["totals"]["busy_time_ns"]
+        tot_o += oth["totals"]["busy_time_ns"]
+    e = np.abs(errs)
+    return {"max_layer_error": float(e.max()), "mean_layer_error": float(e.mean()),
+            "total_error": tot_o / tot_c - 1.0}
