@@ -54,9 +54,10 @@ class MemorySystem:
     """One simulated memory system (all channels) behind a backend."""
 
     def __init__(self, cfg: DramConfig, *, backend: str | None = None, command_log: bool = False,
-                 record_completions: bool = False) -> None:
+                 record_completions: bool = False, resolved: ResolvedDram | None = None) -> None:
+        """``resolved``: ``resolve(cfg)`` if the caller has it already (read only)."""
         self.config = cfg
-        self.resolved = resolve(cfg)
+        self.resolved = resolved if resolved is not None else resolve(cfg)
         name = backend or cfg.MemorySystem.backend
         if name not in BACKENDS:
             raise unknown_name("DRAM backend", name, BACKENDS, source=cfg.source)

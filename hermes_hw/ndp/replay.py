@@ -10,12 +10,15 @@ with a cross-DIMM barrier (``reduce``) also waits until every write accepted bef
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
 import numpy as np
 
+from hermes_hw.dram.config import DramConfig, parse_config
 from hermes_hw.dram.memory_system import MemorySystem
+from hermes_hw.dram.resolve import ResolvedDram, resolve
 from hermes_hw.errors import InputError
 from hermes_hw.lowering.ops import OP_KIND_ID, READ_OPS
 from hermes_hw.lowering.trace import TraceDir, expand_segments, split_segments
@@ -338,6 +341,14 @@ def fence_ops(ops: np.ndarray, sel: np.ndarray, write_fence: bool) -> np.ndarray
     return np.flatnonzero(sel & (ops["barrier"] >= 0))
 
 
+@functools.lru_cache(maxsize=8)
+def _dram_config(mapping_json: str) -> tuple[DramConfig, ResolvedDram]:
+    """The parsed and resolved DRAM config of one DIMM, once per process and config (every DIMM
+    of a trace shares it; both are only read)."""
+    cfg = parse_config(json.loads(mapping_json), "<dict>")
+    return cfg, resolve(cfg)
+
+
 def trace_system(td: TraceDir, override: dict | None = None):
     """The trace's NDP system config, with ``override`` (e.g. ``{"unit": {...}}``) merged in."""
     data = json.loads(json.dumps(td.manifest["system"]))
@@ -361,7 +372,8 @@ def replay_dimm(path: str, j: int, *, layers: list[int] | None = None,
     td = TraceDir(path)
     system = trace_system(td, override)
     ops = td.ops(j)
-    ms = MemorySystem.from_yaml(system.dram_mapping(), record_completions=True)
+    cfg, resolved = _dram_config(json.dumps(system.dram_mapping(), sort_keys=True))
+    ms = MemorySystem(cfg, resolved=resolved, record_completions=True)
     timing = NdpTiming(system.unit, ms.tck_ns)
     sel = np.ones(len(ops), bool) if layers is None else np.isin(ops["layer"], layers)
     comp = np.where(sel, timing.compute_cycles(ops), 0.0)
