@@ -253,19 +253,19 @@ def _fence_replay(path: str, j: int, fence: bool, block: int = 1 << 16):
     import hermes_hw.ndp.replay as rp
 
     store = {}
-    orig = MemorySystem.from_yaml.__func__
 
-    def from_yaml(cls, src, **kw):
-        store["ms"] = orig(cls, src, command_log=True, **kw)
-        return store["ms"]
+    class Logged(MemorySystem):
+        def __init__(self, cfg, **kw):
+            super().__init__(cfg, **{**kw, "command_log": True})
+            store["ms"] = self
 
-    old = rp.MemorySystem.from_yaml
-    rp.MemorySystem.from_yaml = classmethod(from_yaml)
+    old = rp.MemorySystem
+    rp.MemorySystem = Logged
     try:
         res = replay_dimm(path, j, override={"unit": {"write_fence": fence}},
                           chunk_requests=block)
     finally:
-        rp.MemorySystem.from_yaml = old
+        rp.MemorySystem = old
     ms = store["ms"]
     return res, ms.backend.take_commands(), ms.tck_ns, ms.resolved.timings
 
