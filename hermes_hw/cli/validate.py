@@ -80,6 +80,54 @@ def _gpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ndp_fast(args: argparse.Namespace) -> int:
+    from hermes_hw.cli.ndp import _ints
+    from hermes_hw.errors import unknown_name
+    from hermes_hw.ndp.config import NdpSystemConfig
+    from hermes_hw.ndp.studies import fast_error
+    from hermes_hw.workload.models.loader import builtin_model_ids
+
+    known = builtin_model_ids()
+    models = args.models.split(",") if args.models else known
+    for m in models:
+        if m not in known:
+            raise unknown_name("model of --models (a built-in id)", m, known)
+    system = NdpSystemConfig()
+    dimms = list(range(system.n_dimms)) if args.dimms == "all" else \
+        _ints(args.dimms, "dimms", minimum=0)
+    tol = system.fast.tolerance
+    rows = [r for b in _ints(args.batch, "batch") for r in fast_error(
+        models, batch=b, layers=args.layers, dimms=dimms, system=system)]
+    head = ["model", "batch", "fit %", "runs", "max %", "mean %", "total %", "ms",
+            "analytical max %", "analytical mean %", "analytical ms"]
+    lines = []
+    for r in rows:
+        lines.append([r["model"], str(r["batch"]), f"{100 * r['calibration_max_error']:.2f}",
+                      r["fast_model"], f"{100 * r['max_layer_error']:.2f}",
+                      f"{100 * r['mean_layer_error']:.2f}", f"{100 * r['total_error']:+.2f}",
+                      f"{1e3 * r['fast_seconds']:.1f}",
+                      f"{100 * r['analytical_max_layer_error']:.2f}",
+                      f"{100 * r['analytical_mean_layer_error']:.2f}",
+                      f"{1e3 * r['analytical_seconds']:.1f}"])
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for row in lines:
+            print("| " + " | ".join(row) + " |")
+    else:
+        width = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
+        for row in [head, *lines]:
+            print("  ".join(c.rjust(w) for c, w in zip(row, width, strict=True)))
+    ok = [r for r in rows if r["max_layer_error"] <= tol]
+    ana = [r for r in rows if r["analytical_max_layer_error"] <= tol]
+    where = "all DIMMs" if args.dimms == "all" else f"DIMMs {args.dimms}"
+    print(f"\n{len(ok)}/{len(rows)} cases within {100 * tol:g}% per layer ({where}; "
+          f"'runs': the model `hermes replay --fast` runs, cycle-level where the fit misses "
+          f"{100 * tol:g}% on its calibration layers, 'fit %'); the analytical model alone: "
+          f"{len(ana)}/{len(rows)}", file=sys.stderr)
+    return 0 if len(ok) == len(rows) else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("validate", help="compare against reference results")
     sub = parser.add_subparsers(dest="validate_command", metavar="WHAT", required=True)
@@ -110,3 +158,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gpu.add_argument("--profile", required=True,
                      help="profile name (see `hermes gpu list`) or a .yaml path")
     gpu.set_defaults(func=_gpu)
+    nf = sub.add_parser("ndp-fast", help="the NDP fast mode vs cycle-level replay, per layer, on "
+                        "every built-in model (issue 4's 3%% target; docs/ndp.md)")
+    nf.add_argument("--models", help="comma-separated built-in model ids (default: all of "
+                    "configs/models)")
+    nf.add_argument("--batch", default="1,16", help="batch sizes (default 1,16)")
+    nf.add_argument("--dimms", default="all",
+                    help="'all' (default) or comma-separated DIMM indices to compare")
+    nf.add_argument("--layers", type=int, default=8,
+                    help="evaluation layers per model, none a calibration layer where the "
+                    "model has enough (default 8; the tiny models: every layer)")
+    nf.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    nf.set_defaults(func=_ndp_fast)

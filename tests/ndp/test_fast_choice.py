@@ -133,3 +133,22 @@ def test_misspelt_fast_option_names_the_closest_key(tmp_path, capsys):
                  "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "fast.tolerence: unknown key; did you mean 'tolerance'?" in err
+
+
+def test_validate_ndp_fast_reports_both_models(capsys):
+    """`hermes validate ndp-fast` on the tiny models: the fast mode as run within 3% on all
+    DIMMs (exit 0), and the analytical model's own error reported beside it."""
+    assert main(["validate", "ndp-fast", "--models", "tiny-opt", "--batch", "1,16"]) == 0
+    cap = capsys.readouterr()
+    rows = [line.split() for line in cap.out.splitlines()[1:] if line.strip()]
+    assert [(r[0], r[1], r[3]) for r in rows] == [("tiny-opt", "1", "cycle"),
+                                                  ("tiny-opt", "16", "analytical")]
+    assert float(rows[0][8]) > 3.0  # the analytical model alone misses at batch 1
+    assert "2/2 cases within 3% per layer (all DIMMs" in cap.err
+    assert "the analytical model alone: 1/2" in cap.err
+
+
+def test_validate_ndp_fast_unknown_model(capsys):
+    assert main(["validate", "ndp-fast", "--models", "tiny-lama"]) == 2
+    err = capsys.readouterr().err
+    assert "tiny-lama" in err and "did you mean 'tiny-llama'" in err
