@@ -44,6 +44,8 @@ from hermes_hw.ndp.unit import NdpTiming
 
 FAST_MODEL_VERSION = 7
 CALIBRATION_LAYERS = 12
+#: layers of one DIMM the fit did not see on which its error is checked after fitting
+HOLDOUT_LAYERS = 4
 #: an op's head (the lines whose banks it must open before its data streams) = its first
 #: n_banks lines, or HEAD_BANK_PASSES x n_banks for a short op (at most 2 x that many lines,
 #: latency-bound: a row it crosses in that window opens the bank twice in turn). v6; v5 used
@@ -650,9 +652,8 @@ def _table(td: TraceDir, j: int, ops: np.ndarray, ctx: _Context) -> tuple[list, 
 
 
 def coefficients(path: str, *, refit: bool = False, override: dict | None = None) -> dict:
-    """The fitted coefficients for this trace's configuration (cached; fitted if missing)."""
-    from hermes_hw.ndp.replay import replay_dimm
-
+    """The fitted coefficients for this trace's configuration (cached; fitted if missing),
+    with the fit's own error on its calibration layers and on a held-out DIMM."""
     td = TraceDir(path)
     cfile = cache_dir() / f"{_key(td, override)}.json"
     if cfile.is_file() and not refit:
@@ -665,26 +666,61 @@ def coefficients(path: str, *, refit: bool = False, override: dict | None = None
     n_layers = int(td.manifest["model_config"]["architecture"]["num_layers"])
     layers = calibration_layers(n_layers)
     ctx = _context(td, override)
-    tck = ctx.tck
     dimms = calibration_dimms(td.n_dimms, len(layers))
     samples, classes = [], None
     for j in dimms:
-        res = replay_dimm(str(td.path), j, layers=layers, override=override)
-        ops = td.ops(j)[res["op_index"]]
+        res, ops, sample = _cycle_sample(td, j, layers, ctx, override)
         classes = classes or _additive_fit(res, ops, ctx)
-        layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
-        dur = (res["end_ns"] - res["start_ns"]) / tck
-        samples.append((_table(td, j, ops, ctx)[0], layer_of, dur))
+        samples.append(sample)
     pipeline = fit_pipeline(samples, ctx.timing.buffer_lines, start=classes,
                             physical=dram_start(ctx.resolved, ctx.allbank_refresh))
     coef = {"version": FAST_MODEL_VERSION, "calibration_layers": layers,
             "calibration_dimms": dimms, "classes": classes, "pipeline": pipeline,
             "calibration_error": calibration_error(samples, pipeline, ctx.timing.buffer_lines)}
+    hj, hl = holdout_plan(td.n_dimms, n_layers, dimms, layers)
+    if hj is not None:  # the same check on a DIMM (and, where there are any, layers) not fitted
+        sample = _cycle_sample(td, hj, hl, ctx, override)[2]
+        coef["holdout_error"] = {"dimm": hj, "layer_ids": hl,
+                                 **calibration_error([sample], pipeline,
+                                                     ctx.timing.buffer_lines)}
     cfile.parent.mkdir(parents=True, exist_ok=True)
     tmp = cfile.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(coef, indent=1, sort_keys=True))
     os.replace(tmp, cfile)
     return coef
+
+
+def _cycle_sample(td: TraceDir, j: int, layers: list[int], ctx: _Context,
+                  override: dict | None) -> tuple[dict, np.ndarray, tuple]:
+    """Cycle-level replay of ``layers`` of DIMM ``j``: the result, its ops, and the fit sample
+    (op table, layer id per op, per-op durations in DRAM cycles)."""
+    from hermes_hw.ndp.replay import replay_dimm
+
+    res = replay_dimm(str(td.path), j, layers=layers, override=override)
+    ops = td.ops(j)[res["op_index"]]
+    layer_of = ops["token"].astype(np.int64) * 100000 + ops["layer"]
+    dur = (res["end_ns"] - res["start_ns"]) / ctx.tck
+    return res, ops, (_table(td, j, ops, ctx)[0], layer_of, dur)
+
+
+def holdout_plan(n_dimms: int, n_layers: int, cal_dimms: list[int], cal_layers: list[int]
+                 ) -> tuple[int | None, list[int]]:
+    """The DIMM and layers the fit is checked on after fitting: the middle one of the DIMMs it
+    did not see (None if it saw them all) and ``HOLDOUT_LAYERS`` evenly spaced layers that are
+    not calibration layers (every layer where all are, as on the tiny models)."""
+    cand = [j for j in range(n_dimms) if j not in cal_dimms]
+    if not cand:
+        return None, []
+    free = [x for x in range(n_layers) if x not in cal_layers] or list(range(n_layers))
+    idx = np.linspace(0, len(free) - 1, min(HOLDOUT_LAYERS, len(free))).round().astype(int)
+    return cand[len(cand) // 2], sorted({free[i] for i in idx})
+
+
+def fit_error(coef: dict) -> float:
+    """The larger of the fit's max per-layer errors on its calibration layers and on its
+    held-out DIMM (what the fast mode's choice compares with ``fast.tolerance``)."""
+    return max(float(coef.get(k, {}).get("max", 0.0))
+               for k in ("calibration_error", "holdout_error"))
 
 
 def calibration_error(samples: list[tuple], pipeline: dict, buffer_lines: int) -> dict:
@@ -762,29 +798,32 @@ def requests_per_token(td: TraceDir) -> float:
 def replay_choice(td: TraceDir, coef: dict, override: dict | None = None) -> dict:
     """Which model ``hermes replay --fast`` runs for this trace, and why (plain data).
 
-    ``analytical`` when the fitted model's largest per-layer error on its own calibration
-    layers is within the system's ``fast.tolerance``; otherwise ``cycle`` (the exact replay)
-    when a token has at most ``fast.exact_max_requests`` requests, else ``analytical`` with
-    ``warning`` set."""
+    ``analytical`` when the fitted model's largest per-layer error (:func:`fit_error`: on its
+    calibration layers and on its held-out DIMM) is within the system's ``fast.tolerance``;
+    otherwise ``cycle`` (the exact replay) when a token has at most ``fast.exact_max_requests``
+    requests, else ``analytical`` with ``warning`` set."""
     from hermes_hw.ndp.replay import trace_system
 
     opts = trace_system(td, override).fast
-    err = float(coef.get("calibration_error", {}).get("max", 0.0))
+    err = fit_error(coef)
     req = requests_per_token(td)
-    out = {"calibration_max_error": err, "tolerance": opts.tolerance,
-           "requests_per_token": req, "exact_max_requests": opts.exact_max_requests}
+    cal = float(coef.get("calibration_error", {}).get("max", 0.0))
+    held = coef.get("holdout_error")
+    where = f"{100 * cal:.2f}% on its calibration layers" + (
+        f", {100 * held['max']:.2f}% on held-out DIMM {held['dimm']}" if held else "")
+    tol = f"{100 * opts.tolerance:g}%"
+    out = {"fit_error": err, "calibration_max_error": cal,
+           "holdout_max_error": float(held["max"]) if held else None,
+           "tolerance": opts.tolerance, "requests_per_token": req,
+           "exact_max_requests": opts.exact_max_requests}
     if err <= opts.tolerance:
-        return {"model": "analytical", **out,
-                "reason": f"fit within {100 * opts.tolerance:g}% on its calibration layers "
-                          f"(max {100 * err:.2f}%)"}
+        return {"model": "analytical", **out, "reason": f"fit within {tol} ({where})"}
     if req <= opts.exact_max_requests:
         return {"model": "cycle", **out,
-                "reason": f"fit misses {100 * opts.tolerance:g}% on its calibration layers "
-                          f"(max {100 * err:.2f}%) and a token has {req:,.0f} requests "
+                "reason": f"fit misses {tol} ({where}) and a token has {req:,.0f} requests "
                           f"(<= {opts.exact_max_requests:,}): replayed cycle-level"}
     return {"model": "analytical", **out,
-            "warning": f"the fast mode's fit misses {100 * opts.tolerance:g}% on its "
-                       f"calibration layers (max {100 * err:.2f}%); the trace is too large "
+            "warning": f"the fast mode's fit misses {tol} ({where}); the trace is too large "
                        f"({req:,.0f} requests per token > fast.exact_max_requests) to "
                        "replay cycle-level instead"}
 
@@ -799,10 +838,9 @@ def fast_replay_all(path: str, *, layers: list[int] | None = None, jobs: int | N
     coef = coefficients(path, refit=refit, override=override)
     choice = replay_choice(td, coef, override)
     if analytical and choice["model"] != "analytical":
-        tol, err = 100 * choice["tolerance"], 100 * choice["calibration_max_error"]
+        tol, err = 100 * choice["tolerance"], 100 * choice["fit_error"]
         choice = {**choice, "model": "analytical",
-                  "reason": f"forced; the fit misses {tol:g}% on its calibration layers "
-                            f"(max {err:.2f}%)"}
+                  "reason": f"forced; the fit misses {tol:g}% (max {err:.2f}%)"}
     dimms = list(range(td.n_dimms)) if dimms is None else dimms
     if choice["model"] == "cycle":  # small by the rule: one process, no worker start-up
         from hermes_hw.ndp.replay import replay_dimm

@@ -128,7 +128,7 @@ def fast_error(models=PAPER_MODELS, *, batch: int = 1, layers: int = 8, dimms=(0
             cyc = [replay_dimm(str(path), j, layers=ev) for j in dimms]
             row = {"model": mid, "batch": batch, "layers": ev, "dimms": list(dimms),
                    "fast_model": fast[0]["fast_model"]["model"],
-                   "calibration_max_error": fast[0]["fast_model"]["calibration_max_error"],
+                   "fit_error": fast[0]["fast_model"]["fit_error"],
                    "fit_seconds": fit_s, "fast_seconds": fast_s, "analytical_seconds": ana_s}
             for prefix, res in (("", fast), ("analytical_", ana)):
                 row.update({prefix + k: v for k, v in _errors(td, cyc, res).items()})

@@ -41,6 +41,33 @@ def test_calibration_error_is_the_fits_error_on_its_own_layers(tmp_path):
     assert got["mean"] == pytest.approx(sum(errs) / len(errs), rel=1e-9)
 
 
+def test_holdout_error_is_the_fits_error_on_an_unseen_dimm(tmp_path):
+    """The held-out check recomputed the same way, on the DIMM and layers the fit did not see;
+    the choice compares the larger of the two errors with the tolerance."""
+    path = tmp_path / "t"
+    lower_sample("tiny-llama", path, batch=16)
+    td = TraceDir(path)
+    coef = fast.coefficients(str(path))
+    held = coef["holdout_error"]
+    assert held["dimm"] not in coef["calibration_dimms"]
+    cyc = replay_dimm(str(path), held["dimm"], layers=held["layer_ids"])
+    fst = fast.fast_replay_dimm(td, held["dimm"], coef, layers=held["layer_ids"])
+    errs = [abs(e) for e in _layer_errors(td, [cyc], [fst])]
+    assert held["max"] == pytest.approx(max(errs), rel=1e-9)
+    assert fast.fit_error(coef) == max(held["max"], coef["calibration_error"]["max"])
+
+
+def test_holdout_plan_by_hand():
+    # 8 DIMMs, calibration DIMMs 0 and 4: unseen 1, 2, 3, 5, 6, 7 -> the middle one, 5; of the
+    # 68 non-calibration layers of 80, 4 evenly spaced (positions 0, 22, 45, 67 of that list)
+    cal = fast.calibration_layers(80)
+    free = [x for x in range(80) if x not in cal]
+    assert fast.holdout_plan(8, 80, [0, 4], cal) == (5, [free[0], free[22], free[45], free[67]])
+    # a model with only calibration layers (the tiny ones): every layer of the unseen DIMM
+    assert fast.holdout_plan(8, 4, [0, 2, 4, 5, 7], [0, 1, 2, 3]) == (3, [0, 1, 2, 3])
+    assert fast.holdout_plan(2, 4, [0, 1], [0, 1, 2, 3]) == (None, [])
+
+
 def test_choice_rule_by_hand(tmp_path):
     """Within the tolerance: analytical; beyond it: cycle-level if a token has at most
     exact_max_requests requests (counted here from the engine's replay), else analytical with
@@ -78,7 +105,7 @@ def test_fast_mode_as_run_within_3_percent_on_every_dimm(model_id, batch, tmp_pa
     errs = _layer_errors(td, replay_all(str(path), jobs=1), ran)
     assert max(abs(e) for e in errs) <= 0.03, [round(100 * e, 2) for e in errs]
     coef = fast.coefficients(str(path))
-    want = "cycle" if coef["calibration_error"]["max"] > 0.03 else "analytical"
+    want = "cycle" if fast.fit_error(coef) > 0.03 else "analytical"
     assert {r["fast_model"]["model"] for r in ran} == {want}
 
 
@@ -99,9 +126,11 @@ def test_replay_cli_reports_the_model_and_rejects_analytical_alone(tmp_path, cap
     assert main(["replay", str(path), "--fast", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["fast_model"]["model"] == "cycle"
-    assert out["fast_model"]["calibration_max_error"] > 0.03
+    assert out["fast_model"]["fit_error"] > 0.03
     assert main(["replay", str(path), "--fast"]) == 0
-    assert "fast mode ran the cycle model: fit misses 3%" in capsys.readouterr().out
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("fast mode ran the cycle model: fit misses 3% (")
+    assert "% on its calibration layers, " in line and "% on held-out DIMM " in line
     assert main(["replay", str(path), "--analytical"]) == 2
     err = capsys.readouterr().err
     assert "--analytical" in err and "--fast" in err and "Traceback" not in err
