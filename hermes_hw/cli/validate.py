@@ -85,6 +85,7 @@ def _ndp_fast(args: argparse.Namespace) -> int:
     from hermes_hw.errors import unknown_name
     from hermes_hw.ndp.config import NdpSystemConfig
     from hermes_hw.ndp.studies import fast_error
+    from hermes_hw.text_table import render_table
     from hermes_hw.workload.models.loader import builtin_model_ids
 
     known = builtin_model_ids()
@@ -109,15 +110,7 @@ def _ndp_fast(args: argparse.Namespace) -> int:
                       f"{100 * r['analytical_max_layer_error']:.2f}",
                       f"{100 * r['analytical_mean_layer_error']:.2f}",
                       f"{1e3 * r['analytical_seconds']:.1f}"])
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "|".join("---" for _ in head) + "|")
-        for row in lines:
-            print("| " + " | ".join(row) + " |")
-    else:
-        width = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
-        for row in [head, *lines]:
-            print("  ".join(c.rjust(w) for c, w in zip(row, width, strict=True)))
+    print(render_table(head, lines, args.markdown))
     ok = [r for r in rows if r["max_layer_error"] <= tol]
     ana = [r for r in rows if r["analytical_max_layer_error"] <= tol]
     where = "all DIMMs" if args.dimms == "all" else f"DIMMs {args.dimms}"

@@ -15,6 +15,7 @@ from hermes_hw.dram.config import load_config
 from hermes_hw.dram.memory_system import MemorySystem
 from hermes_hw.dram.traces import open_trace
 from hermes_hw.errors import InputError
+from hermes_hw.text_table import render_table
 
 #: metric -> tolerance (relative error for cycles and latency, share of requests for hit/miss/
 #: conflict counts), from the DRAM engine issue's acceptance criteria.
@@ -140,17 +141,7 @@ def format_side_by_side(pairs: list[tuple[CaseResult, CaseResult]], other: str =
                      trio("row_conflicts"), trio("avg_read_latency_cycles", "{:.2f}"),
                      f"{ours.wall_seconds:.3f} / {theirs.wall_seconds:.3f}",
                      f"{theirs.wall_seconds / ours.wall_seconds:.1f}x"])
-    return _render(head, rows, markdown)
-
-
-def _render(head: list[str], rows: list[list[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head)] + [fmt.format(*row) for row in rows])
+    return render_table(head, rows, markdown)
 
 
 def format_table(results: list[CaseResult], markdown: bool = False) -> str:
@@ -192,4 +183,4 @@ def format_table(results: list[CaseResult], markdown: bool = False) -> str:
                 "yes" if r.passed else "NO",
             ]
         )
-    return _render(head, rows, markdown)
+    return render_table(head, rows, markdown)

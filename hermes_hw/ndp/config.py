@@ -80,8 +80,9 @@ class FastModeConfig(BaseModel):
 
     tolerance: float = Field(
         0.03, gt=0,
-        description="largest per-layer error (fraction) of the fitted analytical model on its "
-                    "own calibration layers for the analytical model to be used")
+        description="largest per-layer error (fraction, 0.03 = 3%) of the fitted analytical "
+                    "model on its calibration layers and held-out DIMM for the analytical "
+                    "model to be used")
     exact_max_requests: int = Field(
         65_536, ge=0,
         description="when the fit misses `tolerance`: a trace with at most this many 64 B "

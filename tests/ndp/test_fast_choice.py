@@ -176,3 +176,17 @@ def test_validate_ndp_fast_unknown_model(capsys):
     assert main(["validate", "ndp-fast", "--models", "tiny-lama"]) == 2
     err = capsys.readouterr().err
     assert "tiny-lama" in err and "did you mean 'tiny-llama'" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["validate", "ndp-fast", "--models", "tiny-opt", "--layers", "0"],
+     "--layers: expected at least 1 evaluation layer, got 0"),
+    (["validate", "ndp-fast", "--models", "tiny-opt", "--dimms", "9"],
+     "--dimms: DIMM 9 does not exist (the system has 8 DIMMs, 0-7)"),
+    (["ndp", "fast-error", "--models", "tiny-opt", "--dimms", "0,8"],
+     "--dimms: DIMM 8 does not exist"),
+])
+def test_fast_error_bad_arguments(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
